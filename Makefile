@@ -1,0 +1,51 @@
+# dmseg: every target installs what it needs (Go modules, the XLA CPU plugin) first.
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+export GOMLX_NO_AUTO_INSTALL := 1
+export DMSEG_PJRT_DIR := $(ROOT)/.pjrt
+export PJRT_PLUGIN_LIBRARY_PATH := $(ROOT)/.pjrt
+GO ?= go
+DMSEG := $(ROOT)/bin/dmseg
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all setup build test vet bench reproduce notebooks train-all clean help
+
+all: build
+
+help:
+	@echo "make reproduce  - the main job: env report, figures and tables from committed artifacts"
+	@echo "make test       - go vet + go test on the XLA CPU and pure-Go backends"
+	@echo "make bench      - training-step benchmark vs PyTorch CPU -> thesis/PERFORMANCE.md"
+	@echo "make notebooks  - execute notebooks/ headless (installs Jupyter + GoNB)"
+	@echo "make train-all  - retrain every experiment (slow)"
+
+setup: .pjrt/pjrt_c_api_cpu_plugin.so
+	@$(GO) mod download
+
+.pjrt/pjrt_c_api_cpu_plugin.so: scripts/setup-pjrt.sh
+	@./scripts/setup-pjrt.sh
+
+build: setup
+	@mkdir -p bin
+	$(GO) build -o $(DMSEG) ./kernels/cmd/dmseg
+
+vet: setup
+	$(GO) vet ./...
+
+test: build vet
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+bench: build
+	./scripts/bench.sh
+
+reproduce: build
+	./scripts/reproduce.sh
+
+notebooks: build
+	./scripts/notebooks.sh
+
+train-all: build
+	./scripts/train-all.sh
+
+clean:
+	rm -rf bin
