@@ -4,6 +4,7 @@ ROOT := $(CURDIR)
 export GOMLX_NO_AUTO_INSTALL := 1
 export DMSEG_PJRT_DIR := $(ROOT)/.pjrt
 export PJRT_PLUGIN_LIBRARY_PATH := $(ROOT)/.pjrt
+export DMSEG_REQUIRE_XLA := 1
 GO ?= go
 DMSEG := $(ROOT)/bin/dmseg
 TEST_TIMEOUT ?= 30m
