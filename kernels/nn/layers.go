@@ -1,0 +1,83 @@
+package nn
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+)
+
+// AvgPool2 halves H and W of x [B,H,W,C] by 2x2 averaging (H and W must be even).
+// Written as Reshape + ReduceMean, whose gradient works on every backend.
+func AvgPool2(x *Node) *Node {
+	d := x.Shape().Dimensions
+	if x.Rank() != 4 || d[1]%2 != 0 || d[2]%2 != 0 {
+		panic(fmt.Sprintf("nn.AvgPool2: want [B,H,W,C] with even H, W; got %s", x.Shape()))
+	}
+	return ReduceMean(Reshape(x, d[0], d[1]/2, 2, d[2]/2, 2, d[3]), 2, 4)
+}
+
+// Upsample2 doubles H and W of x [B,H,W,C] by nearest-neighbour repetition.
+func Upsample2(x *Node) *Node {
+	d := x.Shape().Dimensions
+	if x.Rank() != 4 {
+		panic(fmt.Sprintf("nn.Upsample2: want [B,H,W,C], got %s", x.Shape()))
+	}
+	y := BroadcastToDims(Reshape(x, d[0], d[1], 1, d[2], 1, d[3]), d[0], d[1], 2, d[2], 2, d[3])
+	return Reshape(y, d[0], 2*d[1], 2*d[2], d[3])
+}
+
+type denseConfig struct{ zeroInit, noBias bool }
+
+// DenseOption configures Dense.
+type DenseOption func(*denseConfig)
+
+// DenseZeroInit initialises the layer to zero.
+func DenseZeroInit() DenseOption { return func(c *denseConfig) { c.zeroInit = true } }
+
+// DenseNoBias omits the bias.
+func DenseNoBias() DenseOption { return func(c *denseConfig) { c.noBias = true } }
+
+// Dense is a linear layer on the last axis of x: x . W + b, with W "weights" [in,out] and
+// b "biases" [out] in ctx's scope, initialised like PyTorch's nn.Linear.
+func Dense(ctx *context.Context, x *Node, out int, opts ...DenseOption) *Node {
+	var cfg denseConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	g := x.Graph()
+	dims := x.Shape().Dimensions
+	in := dims[len(dims)-1]
+	init := uniformInit(ctx, float64(in), cfg.zeroInit)
+	w := ctx.WithInitializer(init).VariableWithShape("weights", shapes.Make(x.DType(), in, out)).ValueGraph(g)
+	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
+	if !cfg.noBias {
+		b := ctx.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), out)).ValueGraph(g)
+		y = Add(y, ExpandLeftToRank(b, y.Rank()))
+	}
+	return y
+}
+
+// GroupNorm normalises x [B, ..., C] over (spatial, channels-in-group) for each of `groups`
+// channel groups, then applies a per-channel affine map ("scale" init 1, "offset" init 0).
+// eps = 1e-5 as PyTorch's nn.GroupNorm.
+func GroupNorm(ctx *context.Context, x *Node, groups int) *Node {
+	d := x.Shape().Dimensions
+	c := d[len(d)-1]
+	if c%groups != 0 {
+		panic(fmt.Sprintf("nn.GroupNorm(scope %s): %d channels not divisible into %d groups", ctx.Scope(), c, groups))
+	}
+	g := x.Graph()
+	b := d[0]
+	spatial := x.Shape().Size() / (b * c)
+	xr := Reshape(x, b, spatial, groups, c/groups)
+	mean := ReduceAndKeep(xr, ReduceMean, 1, 3)
+	centred := Sub(xr, mean)
+	variance := ReduceAndKeep(Square(centred), ReduceMean, 1, 3)
+	normed := Reshape(Div(centred, Sqrt(AddScalar(variance, 1e-5))), d...)
+	scale := ctx.WithInitializer(initializers.One).VariableWithShape("scale", shapes.Make(x.DType(), c)).ValueGraph(g)
+	offset := ctx.WithInitializer(initializers.Zero).VariableWithShape("offset", shapes.Make(x.DType(), c)).ValueGraph(g)
+	return Add(Mul(normed, ExpandLeftToRank(scale, x.Rank())), ExpandLeftToRank(offset, x.Rank()))
+}
