@@ -52,7 +52,7 @@ func (c LRConfig) Validate() error {
 // so a resumed run takes exactly the same rates.
 type LRState struct {
 	Current   float64 `json:"current"`
-	Best      float64 `json:"best"`     // best window mean so far (valid when HasBest)
+	Best      float64 `json:"best"` // best window mean so far (valid when HasBest)
 	HasBest   bool    `json:"has_best"`
 	BadWins   int     `json:"bad_windows"`
 	WinSum    float64 `json:"window_sum"`
