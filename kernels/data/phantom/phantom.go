@@ -381,7 +381,7 @@ func (r *renderer) drawVessels() []float32 {
 	branch = func(x, y, ang, length, width float64, depth int) {
 		// slightly curved segment
 		bend := r.u(-0.3, 0.3)
-		steps := int(length/(px*0.5)) + 1
+		steps := int(length/(px*0.8)) + 1
 		cx, cy := x, y
 		for k := 0; k <= steps; k++ {
 			t := float64(k) / float64(steps)
@@ -389,15 +389,18 @@ func (r *renderer) drawVessels() []float32 {
 			cx += math.Cos(a) * length / float64(steps)
 			cy += math.Sin(a) * length / float64(steps)
 			w := width * (1 - 0.3*t)
-			rp := w / px
+			rp := w/px + 0.5
+			rp2 := rp * rp
+			gain := math.Min(1, w/0.012)
 			ix, iy := (cx+canvR)/px-0.5, (cy+canvR)/px-0.5
-			x0, x1 := int(math.Floor(ix-rp-1)), int(math.Ceil(ix+rp+1))
-			y0, y1 := int(math.Floor(iy-rp-1)), int(math.Ceil(iy+rp+1))
+			x0, x1 := int(math.Floor(ix-rp)), int(math.Ceil(ix+rp))
+			y0, y1 := int(math.Floor(iy-rp)), int(math.Ceil(iy+rp))
 			for yy := max(y0, 0); yy <= min(y1, canvN-1); yy++ {
+				dy2 := sq(float64(yy) - iy)
 				for xx := max(x0, 0); xx <= min(x1, canvN-1); xx++ {
-					d := math.Sqrt(sq(float64(xx)-ix)+sq(float64(yy)-iy)) / (rp + 0.5)
-					if d < 1 {
-						val := float32(math.Sqrt(1-d*d) * math.Min(1, w/0.012))
+					d2 := (sq(float64(xx)-ix) + dy2) / rp2
+					if d2 < 1 {
+						val := float32(math.Sqrt(1-d2) * gain)
 						if val > ras[yy*canvN+xx] {
 							ras[yy*canvN+xx] = val
 						}
@@ -635,22 +638,34 @@ func (r *renderer) render() (img, lung, inf *imageio.Gray) {
 		a := tfLo + (tfHi-tfLo)*float64(i)/tfN
 		tf[i] = float32(math.Pow(clamp01((a-r.lo)/(r.hi-r.lo)), r.gamma))
 	}
+	var txi [n]int
+	var txa [n]float64
+	for px := 0; px < n; px++ {
+		tx := (float64(px)+0.5)/2 - 0.5
+		tx0 := min(max(int(math.Floor(tx)), 0), tn-2)
+		txi[px], txa[px] = tx0, clamp01(tx-float64(tx0))
+	}
+	heartR := math.Max(r.ha, r.hb/0.45) + 0.4
 	for py := 0; py < n; py++ {
 		qy := (float64(py)+0.5)/(n/2) - 1
 		ty := (float64(py)+0.5)/2 - 0.5
 		ty0 := min(max(int(math.Floor(ty)), 0), tn-2)
 		tay := clamp01(ty - float64(ty0))
+		trow := r.tex[ty0*tn:]
+		q0 := 0.5/(n/2) - 1
+		dq := 1.0 / (n / 2)
+		u := (r.cosT*q0-r.sinT*qy)*r.invScale + r.sx
+		v := (r.sinT*q0+r.cosT*qy)*r.invScale + r.sy
+		du, dv := r.cosT*dq*r.invScale, r.sinT*dq*r.invScale
+		u, v = u-du, v-dv
 		for px := 0; px < n; px++ {
-			qx := (float64(px)+0.5)/(n/2) - 1
-			u := (r.cosT*qx-r.sinT*qy)*r.invScale + r.sx
-			v := (r.sinT*qx+r.cosT*qy)*r.invScale + r.sy
+			qx := q0 + float64(px)*dq
+			u += du
+			v += dv
 			// 1/f texture, generated at half resolution in image space
-			tx := (float64(px)+0.5)/2 - 0.5
-			tx0 := min(max(int(math.Floor(tx)), 0), tn-2)
-			tax := clamp01(tx - float64(tx0))
-			ti := ty0*tn + tx0
-			tt := r.tex[ti] + tax*(r.tex[ti+1]-r.tex[ti])
-			tb := r.tex[ti+tn] + tax*(r.tex[ti+tn+1]-r.tex[ti+tn])
+			ti, tax := txi[px], txa[px]
+			tt := trow[ti] + tax*(trow[ti+1]-trow[ti])
+			tb := trow[ti+tn] + tax*(trow[ti+tn+1]-trow[ti+tn])
 			tex := tt + tay*(tb-tt)
 			a := r.bg
 			hw := lut(&r.bodyHW, v)
@@ -663,7 +678,10 @@ func (r *renderer) render() (img, lung, inf *imageio.Gray) {
 					a += r.breast * (1 - bd*bd) * clamp01((math.Abs(u)-0.2)/0.3)
 				}
 				inL, soft := r.lungAt(u, v)
-				hr := r.heartAt(u, v)
+				hr := 2.0
+				if math.Abs(u-r.hx) < heartR && math.Abs(v-r.hy) < heartR {
+					hr = r.heartAt(u, v)
+				}
 				heartSoft := clamp01((1 - hr) / 0.35)
 				cp := canvPos(canvN, u, v)
 				if inL {
@@ -725,7 +743,7 @@ func btoi(b bool) int {
 
 // gaussBlur applies a separable Gaussian blur (sigma in pixels) with edge clamping.
 func gaussBlur(src []float32, n int, sigma float64) []float32 {
-	rad := int(math.Ceil(2.5 * sigma))
+	rad := int(math.Ceil(2 * sigma))
 	k := make([]float32, 2*rad+1)
 	sum := 0.0
 	for i := range k {
