@@ -187,29 +187,20 @@ func writeField(h io.Writer, b []byte) {
 	h.Write(b)
 }
 
-// Load makes ctx take its variable values from the checkpoint: variables that
-// already exist in ctx are overwritten, the others are handed over when the
-// model creates them (context.Loader).
+// Load puts every stored variable into ctx with its value and trainable
+// flag, overwriting variables that exist already. Graphs built on ctx
+// afterwards must reuse them: use ctx.Reuse() or ctx.Checked(false).
 func (c *Checkpoint) Load(ctx *context.Context) {
-	for v := range ctx.IterVariables() {
-		if t, ok := c.values[v.ScopeAndName()]; ok {
-			v.MustSetValue(mustClone(t))
+	for _, r := range c.Vars {
+		scope, name := context.SplitScope(r.Name)
+		if v := ctx.GetVariableByScopeAndName(scope, name); v != nil {
+			v.MustSetValue(mustClone(c.values[r.Name]))
+			v.SetTrainable(r.Trainable)
+			continue
 		}
+		ctx.InAbsPath(scope).Checked(false).VariableWithValue(name, mustClone(c.values[r.Name])).SetTrainable(r.Trainable)
 	}
-	ctx.SetLoader(checkpointLoader{c})
 }
-
-type checkpointLoader struct{ c *Checkpoint }
-
-func (l checkpointLoader) LoadVariable(_ *context.Context, scope, name string) (*tensors.Tensor, bool) {
-	t, ok := l.c.values[context.JoinScope(scope, name)]
-	if !ok {
-		return nil, false
-	}
-	return mustClone(t), true
-}
-
-func (l checkpointLoader) DeleteVariable(*context.Context, string, string) error { return nil }
 
 // WriteFileAtomic writes data to a temporary file next to path, syncs it and
 // renames it over path, so readers see either the old or the new file.

@@ -1,0 +1,146 @@
+package artifacts
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/train"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// makeArtifact trains a 3-parameter model for 3 steps on the pure-Go backend and stores it.
+func makeArtifact(t *testing.T, root string) *Artifact {
+	t.Helper()
+	b, info, err := engine.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx := context.New()
+	loss := func(ctx *context.Context, batch []*Node) *Node {
+		w := ctx.In("m").VariableWithValue("w", []float32{1, 2, 3}).ValueGraph(batch[0].Graph())
+		return ReduceAllSum(Mul(batch[0], Square(w)))
+	}
+	cfg := train.Config{Steps: 3, BatchSize: 1, LR: train.LRConfig{LR: 0.1}, EMADecay: 0.5, Seed: 5}
+	if _, err := train.Run(b, ctx, loss, train.BatchFunc(func(int64) ([]*tensors.Tensor, error) {
+		return []*tensors.Tensor{tensors.FromValue([]float32{1, 1, 1})}, nil
+	}), cfg, train.Options{OutDir: dir, Progress: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManifest("tiny", map[string]any{"train": cfg, "b": 2, "a": 1}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Backend = BackendFrom(info)
+	m.Seeds["train"] = 5
+	a, err := Create(root, m, map[string]string{
+		WeightsFile:       filepath.Join(dir, train.CheckpointFile),
+		train.LossCSVFile: filepath.Join(dir, train.LossCSVFile),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestCreateOpenVerifyAndFlippedBytes(t *testing.T) {
+	root := t.TempDir()
+	a := makeArtifact(t, root)
+	if !strings.HasPrefix(a.Manifest.ID, "tiny-20260102-") || len(a.Manifest.UUID) != 36 {
+		t.Fatalf("id %q uuid %q", a.Manifest.ID, a.Manifest.UUID)
+	}
+	if !strings.HasPrefix(string(a.Manifest.Config), `{"a":1,"b":2,"train":{`) {
+		t.Errorf("config not canonical: %s", a.Manifest.Config)
+	}
+	if len(a.Manifest.WeightsSHA256) != 64 || len(a.Manifest.Files) != 2 {
+		t.Fatalf("manifest: %+v", a.Manifest)
+	}
+	b, err := Open(root, "tiny") // by experiment name
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Manifest.ManifestSHA256 != a.Manifest.ManifestSHA256 {
+		t.Fatal("reopened manifest differs")
+	}
+	if _, err := Open(root, a.Manifest.ID[:18]); err != nil { // by unique prefix
+		t.Fatal(err)
+	}
+	for _, name := range []string{WeightsFile, train.LossCSVFile, ManifestFile} {
+		p := filepath.Join(a.Dir, name)
+		orig, _ := os.ReadFile(p)
+		for _, pos := range []int{len(orig) / 3, len(orig) - 3} {
+			mod := append([]byte{}, orig...)
+			mod[pos] ^= 0x04
+			os.WriteFile(p, mod, 0o644)
+			_, err := Open(root, a.Manifest.ID)
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("flipped byte %d of %s: want an error naming it, got %v", pos, name, err)
+			}
+		}
+		os.WriteFile(p, orig, 0o644)
+		if _, err := Open(root, a.Manifest.ID); err != nil {
+			t.Fatalf("restored %s: %v", name, err)
+		}
+	}
+}
+
+func TestWeightsHashIndependentOfFileLayout(t *testing.T) {
+	root := t.TempDir()
+	a := makeArtifact(t, root)
+	ck, err := a.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Re-save the same variables with a different trainer state: the file bytes change, the weights hash does not.
+	ctx := context.New()
+	ck.Load(ctx)
+	p := filepath.Join(t.TempDir(), "x.dmck")
+	if err := train.SaveCheckpoint(p, ctx, 999, map[string]string{"other": "state"}); err != nil {
+		t.Fatal(err)
+	}
+	ck2, err := train.ReadCheckpoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, _, _ := FileSHA256(a.Path(WeightsFile))
+	s2, _, _ := FileSHA256(p)
+	if s1 == s2 {
+		t.Fatal("test design: files should differ")
+	}
+	if ck.WeightsSHA256() != ck2.WeightsSHA256() || ck2.WeightsSHA256() != a.Manifest.WeightsSHA256 {
+		t.Errorf("weights hash depends on layout: %s %s %s", ck.WeightsSHA256(), ck2.WeightsSHA256(), a.Manifest.WeightsSHA256)
+	}
+	// And it changes when one value changes.
+	v := ctx.GetVariableByScopeAndName("/m", "w")
+	vals := tensors.MustCopyFlatData[float32](v.MustValue())
+	vals[0] += 1e-6
+	v.MustSetValue(tensors.FromValue(vals))
+	train.SaveCheckpoint(p, ctx, 999, nil)
+	ck3, _ := train.ReadCheckpoint(p)
+	if ck3.WeightsSHA256() == ck2.WeightsSHA256() {
+		t.Error("weights hash ignores a changed value")
+	}
+}
+
+func TestListAndResolveErrors(t *testing.T) {
+	root := t.TempDir()
+	if _, err := Resolve(root, "nothing"); err == nil {
+		t.Fatal("resolved a missing artifact")
+	}
+	makeArtifact(t, root)
+	makeArtifact(t, root)
+	ms, errs := List(root)
+	if len(ms) != 2 || len(errs) != 0 {
+		t.Fatalf("list: %d manifests, errs %v", len(ms), errs)
+	}
+	if _, err := Resolve(root, "tiny-2026"); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("want ambiguous, got %v", err)
+	}
+}
