@@ -35,7 +35,7 @@ def unet(in_ch, out_ch, mc, mult, nres, attn_ds, resblock_updown=True):
     emb = 4 * mc
     blocks = []  # (name, module)
     blocks.append(("time_embed", nn.Sequential(nn.Linear(mc, emb), nn.SiLU(), nn.Linear(emb, emb))))
-    blocks.append(("input.0", nn.Conv2d(in_ch, mc, 3, padding=1)))
+    blocks.append(("input_blocks.0", nn.Conv2d(in_ch, mc, 3, padding=1)))
     chans = [mc]
     ch, ds = mc, 1
     for level, m in enumerate(mult):
@@ -44,16 +44,16 @@ def unet(in_ch, out_ch, mc, mult, nres, attn_ds, resblock_updown=True):
             ch = m * mc
             if ds in attn_ds:
                 mods.append(attention(ch))
-            blocks.append((f"input.{len(chans)}", mods))
+            blocks.append((f"input_blocks.{len(chans)}", mods))
             chans.append(ch)
         if level != len(mult) - 1:
             if resblock_updown:
-                blocks.append((f"input.{len(chans)}", resblock(ch, emb, ch)))
+                blocks.append((f"input_blocks.{len(chans)}", resblock(ch, emb, ch)))
             else:
-                blocks.append((f"input.{len(chans)}", nn.Conv2d(ch, ch, 3, stride=2, padding=1)))
+                blocks.append((f"input_blocks.{len(chans)}", nn.Conv2d(ch, ch, 3, stride=2, padding=1)))
             chans.append(ch)
             ds *= 2
-    blocks.append(("middle", nn.ModuleList([resblock(ch, emb, ch), attention(ch), resblock(ch, emb, ch)])))
+    blocks.append(("middle_block", nn.ModuleList([resblock(ch, emb, ch), attention(ch), resblock(ch, emb, ch)])))
     k = 0
     for level, m in list(enumerate(mult))[::-1]:
         for i in range(nres + 1):
@@ -68,7 +68,7 @@ def unet(in_ch, out_ch, mc, mult, nres, attn_ds, resblock_updown=True):
                 else:
                     mods.append(nn.Conv2d(ch, ch, 3, padding=1))
                 ds //= 2
-            blocks.append((f"output.{k}", mods))
+            blocks.append((f"output_blocks.{k}", mods))
             k += 1
     blocks.append(("out", nn.Sequential(nn.GroupNorm(32, ch), nn.SiLU(), nn.Conv2d(mc, out_ch, 3, padding=1))))
     return blocks
