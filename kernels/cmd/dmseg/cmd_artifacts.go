@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+)
+
+func init() {
+	register("artifacts", "list, show or verify versioned training artifacts", runArtifacts)
+}
+
+const artifactsHelp = `
+Training runs are stored as artifacts/<id>/ with a manifest.json (uuid, creation time, canonical config and
+its sha256, dataset fingerprint, git commit, backend and plugin version, seeds, metrics, timings,
+weights_sha256 and every file's sha256).
+
+  dmseg artifacts list               one line per artifact, newest first
+  dmseg artifacts show ID            the manifest (ID: full id, unique prefix, or experiment name = newest)
+  dmseg artifacts verify [ID...]     re-hash every file; no ID = all artifacts. Exit status 1 on any mismatch.
+
+The folder is $DMSEG_ARTIFACTS, else <checkout>/artifacts (or --root).`
+
+func runArtifacts(args []string) error {
+	fs := newFlags("artifacts", "list|show|verify [ID...]", artifactsHelp)
+	root := fs.String("root", artifacts.Root(), "artifacts folder")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return errors.New("missing subcommand: list, show or verify")
+	}
+	// Allow flags after the subcommand too.
+	if err := fs.Parse(rest[1:]); err != nil {
+		return err
+	}
+	sub, ids := rest[0], fs.Args()
+	switch sub {
+	case "list":
+		ms, errs := artifacts.List(*root)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEXPERIMENT\tCREATED\tBACKEND\tSTEPS\tFILES\tMB")
+		for _, m := range ms {
+			var bytes int64
+			for _, f := range m.Files {
+				bytes += f.Bytes
+			}
+			steps := ""
+			if v, ok := m.Metrics["steps"]; ok {
+				steps = fmt.Sprint(int64(v))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.2f\n", m.ID, m.Experiment, m.CreatedAt, m.Backend.Name, steps, len(m.Files), float64(bytes)/1e6)
+		}
+		tw.Flush()
+		for _, e := range errs {
+			fmt.Fprintln(os.Stderr, "warning:", e)
+		}
+		if len(ms) == 0 {
+			fmt.Fprintf(os.Stderr, "no artifacts in %s\n", *root)
+		}
+		return nil
+	case "show":
+		if len(ids) != 1 {
+			return errors.New("show needs exactly one artifact ID")
+		}
+		dir, err := artifacts.Resolve(*root, ids[0])
+		if err != nil {
+			return err
+		}
+		m, err := artifacts.ReadManifest(dir)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Println(string(b))
+		if err := (&artifacts.Artifact{Dir: dir, Manifest: m}).Verify(); err != nil {
+			fmt.Fprintln(os.Stderr, "VERIFY FAILED:", err)
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "verified: %d files, weights_sha256 %s\n", len(m.Files), m.WeightsSHA256)
+		return nil
+	case "verify":
+		if len(ids) == 0 {
+			ms, errs := artifacts.List(*root)
+			if len(errs) > 0 {
+				return errs[0]
+			}
+			for _, m := range ms {
+				ids = append(ids, m.ID)
+			}
+			if len(ids) == 0 {
+				fmt.Fprintf(os.Stderr, "no artifacts in %s\n", *root)
+				return nil
+			}
+		}
+		sort.Strings(ids)
+		var failed []string
+		for _, id := range ids {
+			a, err := artifacts.Open(*root, id)
+			if err != nil {
+				fmt.Printf("FAIL %s: %v\n", id, err)
+				failed = append(failed, id)
+				continue
+			}
+			fmt.Printf("ok   %s (%d files, weights_sha256 %s)\n", a.Manifest.ID, len(a.Manifest.Files), short(a.Manifest.WeightsSHA256))
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("%d artifact(s) failed verification: %s", len(failed), strings.Join(failed, ", "))
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown subcommand %q (want list, show or verify)", sub)
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
