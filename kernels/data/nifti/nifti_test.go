@@ -57,12 +57,18 @@ func TestErrors(t *testing.T) {
 	dt := append([]byte(nil), good...)
 	dt[70] = 99
 	cases := map[string][]byte{
-		"too short":          good[:100],
-		"sizeof_hdr":         append([]byte{1, 2, 3, 4}, good[4:]...),
-		"truncated voxel":    good[:len(good)-3],
-		"single-file":        bad,
-		"unsupported NIfTI":  dt,
-		"truncated or corru": func() []byte { var b bytes.Buffer; z := gzip.NewWriter(&b); z.Write(good); z.Close(); return b.Bytes()[:40] }(),
+		"too short":         good[:100],
+		"sizeof_hdr":        append([]byte{1, 2, 3, 4}, good[4:]...),
+		"truncated voxel":   good[:len(good)-3],
+		"single-file":       bad,
+		"unsupported NIfTI": dt,
+		"truncated or corru": func() []byte {
+			var b bytes.Buffer
+			z := gzip.NewWriter(&b)
+			z.Write(good)
+			z.Close()
+			return b.Bytes()[:40]
+		}(),
 	}
 	for want, b := range cases {
 		_, err := Decode(b)
