@@ -9,6 +9,7 @@ import torch.nn.functional as F
 batch = int(sys.argv[1]) if len(sys.argv) > 1 else 16
 reps = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else torch.get_num_threads()
+device = sys.argv[4] if len(sys.argv) > 4 else "cpu"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -41,22 +42,22 @@ class Probe(tnn.Module):
         u1 = self.up1(torch.cat([F.interpolate(u2, scale_factor=2, mode="nearest"), h1], 1))
         return self.out(F.silu(self.gnout(u1)))
 
-net = Probe()
+net = Probe().to(device)
 opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-x = torch.randn(batch, 1, 64, 64)
-target = torch.randn(batch, 1, 64, 64)
+x = torch.randn(batch, 1, 64, 64, device=device)
+target = torch.randn(batch, 1, 64, 64, device=device)
 
 def step():
     opt.zero_grad(set_to_none=True)
     loss = F.mse_loss(net(x), target)
     loss.backward()
     opt.step()
-    return loss.item()
+    return loss.item()  # .item() synchronises, so CUDA timings are complete
 
 step()
 ts = []
 for _ in range(reps):
     t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
 params = sum(p.numel() for p in net.parameters())
-print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
+print(json.dumps({"peer": "pytorch", "device": device, "version": torch.__version__, "threads": torch.get_num_threads(),
                   "batch": batch, "reps": reps, "seconds": statistics.median(ts), "params": params}))
