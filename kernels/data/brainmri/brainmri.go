@@ -1,8 +1,8 @@
 // Package brainmri turns the one real brain MRI shipped by Debian (insighttoolkit5-examples,
 // Apache-2.0; see itk/NOTICE) into 2-D image/mask pairs for the task "brain".
 //
-// The volume KmeansTest_T1UCharRaw (T1, 128x128x62, int16 values 0-255) is cut into axial
-// slices (z); the mask is label > 0 of KmeansTest_T1RawSkullStrip (labels 0, 4, 5, 6). Slices
+// The volume KmeansTest_T1UCharRaw (T1, 128x128x62, int16 values 0-255) is cut into slices
+// along z (coronal sections in this volume); the mask is label > 0 of KmeansTest_T1RawSkullStrip (labels 0, 4, 5, 6). Slices
 // are flipped vertically (NIfTI y points up, image rows point down), clamped to 0-255, and
 // area-downsampled (masks: majority) to the requested size. Only slices whose brain fraction at
 // 64x64 is at least MinBrainFraction are used. The split keeps neighbouring slices together:
@@ -39,7 +39,7 @@ const (
 
 var pattern = []string{"train", "train", "val", "train", "test"}
 
-// Slice is one axial slice pair.
+// Slice is one slice pair.
 type Slice struct {
 	Z           int
 	Split       string
@@ -89,7 +89,7 @@ func Fingerprint() (string, error) {
 	return fingerprintHx, loadErr
 }
 
-// RawSlice returns axial slice z at full resolution (image clamped to 0-255, mask 0/255).
+// RawSlice returns slice z at full resolution (image clamped to 0-255, mask 0/255).
 func RawSlice(z int) (image, mask *imageio.Gray, err error) {
 	iv, lv, err := Volumes()
 	if err != nil {
