@@ -66,7 +66,7 @@ func DecodeGray(data []byte) (*Gray, error) {
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || !bytes.Contains(data[len(data)-min(len(data), 64):], []byte("IEND")) {
 			return nil, fmt.Errorf("truncated PNG file: %v", err)
 		}
 		return nil, fmt.Errorf("corrupt PNG file: %v", err)

@@ -7,7 +7,9 @@ import (
 	"github.com/dmseg/dmseg/kernels/imageio"
 )
 
-func init() { register("clahe", "contrast-limited adaptive histogram equalisation (OpenCV semantics)", runCLAHE) }
+func init() {
+	register("clahe", "contrast-limited adaptive histogram equalisation (OpenCV semantics)", runCLAHE)
+}
 
 func runCLAHE(args []string) error {
 	fs := newFlags("clahe", "[--clip 2.0] [--tiles 8] IN.png OUT.png", `

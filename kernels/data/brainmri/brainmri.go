@@ -2,8 +2,9 @@
 // Apache-2.0; see itk/NOTICE) into 2-D image/mask pairs for the task "brain".
 //
 // The volume KmeansTest_T1UCharRaw (T1, 128x128x62, int16 values 0-255) is cut into slices
-// along z (coronal sections in this volume); the mask is label > 0 of KmeansTest_T1RawSkullStrip (labels 0, 4, 5, 6). Slices
-// are flipped vertically (NIfTI y points up, image rows point down), clamped to 0-255, and
+// along z (coronal sections in this volume); the mask is label > 0 of
+// KmeansTest_T1RawSkullStrip (labels 0, 4, 5, 6). Slices are flipped vertically (NIfTI y
+// points up, image rows point down), clamped to 0-255, and
 // area-downsampled (masks: majority) to the requested size. Only slices whose brain fraction at
 // 64x64 is at least MinBrainFraction are used. The split keeps neighbouring slices together:
 // consecutive runs of BlockLen slices go to train, train, val, train, test, ... and the first

@@ -162,6 +162,12 @@ func TestBadInputs(t *testing.T) {
 			os.WriteFile(p, b[:len(b)/2], 0o644)
 			return p
 		}, "truncated PNG", true},
+		{"truncated after header", func(t *testing.T, root string) string {
+			p := filepath.Join(lungDir(root, "Val", "COVID-19", "lung masks"), "COVID-19 (2).png")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:60], 0o644)
+			return p
+		}, "truncated PNG", true},
 		{"not png", func(t *testing.T, root string) string {
 			p := filepath.Join(lungDir(root, "Train", "Non-COVID", "lung masks"), "Non-COVID (2).png")
 			os.WriteFile(p, []byte("\xff\xd8\xff\xe0 this is a JPEG really"), 0o644)
