@@ -1,0 +1,140 @@
+// Package analytic gives exact denoisers for a Gaussian target N(mu, Sigma): for any
+// affine noising x = a x_0 + b eps (DDPM: a = sqrt(abar), b = sqrt(1-abar); NCSN:
+// a = 1, b = sigma; a bridge after removing m y) the posterior means are closed form,
+//
+//	C = a^2 Sigma + b^2 I,  E[eps|x] = b C^-1 (x - a mu),  E[x_0|x] = mu + a Sigma C^-1 (x - a mu),
+//
+// so a sampler driven by them must reproduce mu and Sigma up to its discretisation
+// error: the strongest end-to-end check of a sampler that does not depend on training.
+package analytic
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+)
+
+// Gaussian is a D-dimensional normal target, stored by its eigendecomposition Sigma = U diag(Lambda) U^T.
+type Gaussian struct {
+	Mean   []float64
+	Cov    [][]float64
+	U      [][]float64 // columns are eigenvectors
+	Lambda []float64
+}
+
+// NewGaussian checks mean and covariance (symmetric positive semi-definite) and decomposes the covariance.
+func NewGaussian(mean []float64, cov [][]float64) (*Gaussian, error) {
+	D := len(mean)
+	if D == 0 || len(cov) != D {
+		return nil, fmt.Errorf("analytic: mean has %d entries but covariance %d rows", D, len(cov))
+	}
+	for i := range cov {
+		if len(cov[i]) != D {
+			return nil, fmt.Errorf("analytic: covariance row %d has %d entries, want %d", i, len(cov[i]), D)
+		}
+		for j := range cov[i] {
+			if math.Abs(cov[i][j]-cov[j][i]) > 1e-12 {
+				return nil, fmt.Errorf("analytic: covariance not symmetric at (%d,%d)", i, j)
+			}
+		}
+	}
+	lam, u := jacobiEigen(cov)
+	for i, l := range lam {
+		if l < -1e-12 {
+			return nil, fmt.Errorf("analytic: covariance has negative eigenvalue %g (#%d)", l, i)
+		}
+		lam[i] = math.Max(l, 0)
+	}
+	return &Gaussian{Mean: append([]float64(nil), mean...), Cov: cov, U: u, Lambda: lam}, nil
+}
+
+// jacobiEigen diagonalises a symmetric matrix by cyclic Jacobi rotations.
+func jacobiEigen(m [][]float64) ([]float64, [][]float64) {
+	n := len(m)
+	a := make([][]float64, n)
+	v := make([][]float64, n)
+	for i := range a {
+		a[i] = append([]float64(nil), m[i]...)
+		v[i] = make([]float64, n)
+		v[i][i] = 1
+	}
+	for sweep := 0; sweep < 100; sweep++ {
+		off := 0.0
+		for p := 0; p < n; p++ {
+			for q := p + 1; q < n; q++ {
+				off += a[p][q] * a[p][q]
+			}
+		}
+		if off < 1e-30 {
+			break
+		}
+		for p := 0; p < n; p++ {
+			for q := p + 1; q < n; q++ {
+				if a[p][q] == 0 {
+					continue
+				}
+				theta := (a[q][q] - a[p][p]) / (2 * a[p][q])
+				t := math.Copysign(1, theta) / (math.Abs(theta) + math.Sqrt(theta*theta+1))
+				c := 1 / math.Sqrt(t*t+1)
+				s := t * c
+				for k := 0; k < n; k++ { // A <- A J
+					akp, akq := a[k][p], a[k][q]
+					a[k][p], a[k][q] = c*akp-s*akq, s*akp+c*akq
+				}
+				for k := 0; k < n; k++ { // A <- J^T A
+					apk, aqk := a[p][k], a[q][k]
+					a[p][k], a[q][k] = c*apk-s*aqk, s*apk+c*aqk
+				}
+				for k := 0; k < n; k++ {
+					vkp, vkq := v[k][p], v[k][q]
+					v[k][p], v[k][q] = c*vkp-s*vkq, s*vkp+c*vkq
+				}
+			}
+		}
+	}
+	lam := make([]float64, n)
+	for i := range lam {
+		lam[i] = a[i][i]
+	}
+	return lam, v
+}
+
+// consts returns mu [1,D], U [D,D], U^T and Lambda [1,D].
+func (g *Gaussian) consts(gr *Graph) (mu, u, ut, lam *Node) {
+	D := len(g.Mean)
+	muF := make([]float32, D)
+	lamF := make([]float32, D)
+	uF := make([][]float32, D)
+	utF := make([][]float32, D)
+	for i := 0; i < D; i++ {
+		muF[i] = float32(g.Mean[i])
+		lamF[i] = float32(g.Lambda[i])
+		uF[i] = make([]float32, D)
+		utF[i] = make([]float32, D)
+		for j := 0; j < D; j++ {
+			uF[i][j] = float32(g.U[i][j])
+			utF[i][j] = float32(g.U[j][i])
+		}
+	}
+	return Const(gr, [][]float32{muF}), Const(gr, uF), Const(gr, utF), Const(gr, [][]float32{lamF})
+}
+
+// posterior returns E[x_0|x] and E[eps|x] for x [B, D] and per-example a, b [B].
+func (g *Gaussian) posterior(x, a, b *Node) (x0, eps *Node) {
+	mu, u, ut, lam := g.consts(x.Graph())
+	a2 := ExpandAxes(a, -1) // [B,1]
+	b2 := ExpandAxes(b, -1)
+	d := Sub(x, Mul(a2, mu))                                   // [B,D]
+	y := MatMul(d, u)                                          // eigen-coordinates
+	den := Add(Mul(Mul(a2, a2), lam), Mul(b2, b2))             // [B,D]: a^2 lambda + b^2
+	epsE := MatMul(Div(Mul(b2, y), den), ut)                   // b C^-1 d
+	x0E := Add(mu, MatMul(Div(Mul(Mul(a2, lam), y), den), ut)) // mu + a Sigma C^-1 d
+	return x0E, epsE
+}
+
+// Eps returns E[eps|x] for x = a x_0 + b eps, x [B, D], a and b float32 [B].
+func (g *Gaussian) Eps(x, a, b *Node) *Node { _, e := g.posterior(x, a, b); return e }
+
+// X0 returns E[x_0|x] for x = a x_0 + b eps, x [B, D], a and b float32 [B].
+func (g *Gaussian) X0(x, a, b *Node) *Node { x0, _ := g.posterior(x, a, b); return x0 }

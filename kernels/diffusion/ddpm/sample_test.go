@@ -1,0 +1,150 @@
+package ddpm
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/dmseg/dmseg/kernels/diffusion"
+	"github.com/dmseg/dmseg/kernels/diffusion/analytic"
+	"github.com/dmseg/dmseg/kernels/diffusion/internal/mcheck"
+	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
+	"github.com/dmseg/dmseg/kernels/engine/enginetest"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// nSamples is the Monte Carlo sample count per backend (the pure-Go backend is ~10x slower).
+func nSamples(b backends.Backend) int {
+	if mcheck.IsGo(b) {
+		return 4000
+	}
+	return 20000
+}
+
+func target(t testing.TB) *analytic.Gaussian {
+	g, err := analytic.NewGaussian(mcheck.Mean, mcheck.Cov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// propagate computes, in float64 on the host, the exact output law of the affine-Gaussian
+// recursion that a step row [t, a, b, cX, cA, cE, sigma] defines when the denoiser is the
+// exact one of g: x_next = cX x + cA x0_hat(x) + cE eps_hat(x) + sigma z, from x_T ~ N(0, I).
+// Eigen-directions of the target covariance evolve independently.
+func propagate(g *analytic.Gaussian, rows [][]float32) (mean []float64, cov [][]float64) {
+	D := len(g.Mean)
+	me := make([]float64, D) // target mean in eigen-coordinates
+	for j := 0; j < D; j++ {
+		for i := 0; i < D; i++ {
+			me[j] += g.U[i][j] * g.Mean[i]
+		}
+	}
+	m := make([]float64, D)
+	v := make([]float64, D)
+	for j := range v {
+		v[j] = 1
+	}
+	for _, r := range rows {
+		a, b := float64(r[1]), float64(r[2])
+		cX, cA, cE, sig := float64(r[3]), float64(r[4]), float64(r[5]), float64(r[6])
+		for j := 0; j < D; j++ {
+			lam := g.Lambda[j]
+			C := a*a*lam + b*b
+			k := cX + cA*a*lam/C + cE*b/C
+			c := cA*(me[j]-a*a*lam*me[j]/C) - cE*b*a*me[j]/C
+			m[j] = k*m[j] + c
+			v[j] = k*k*v[j] + sig*sig
+		}
+	}
+	mean = make([]float64, D)
+	cov = make([][]float64, D)
+	for i := 0; i < D; i++ {
+		cov[i] = make([]float64, D)
+		for j := 0; j < D; j++ {
+			mean[i] += g.U[i][j] * m[j]
+			for k := 0; k < D; k++ {
+				cov[i][j] += g.U[i][k] * v[k] * g.U[j][k]
+			}
+		}
+	}
+	return
+}
+
+// Every DDPM sampler driven by the exact denoiser of a Gaussian target: (1) the full T-step chains
+// (ancestral, DDIM eta=0 and eta=1 with all 1000 steps) reproduce the target's mean and covariance;
+// (2) with 50 steps the graph output matches the exact law of the discretised recursion, which is
+// itself under-dispersed (the known few-step bias), and it gets closer to the target with more steps.
+func TestSamplersReproduceGaussian(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
+		g := target(t)
+		s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
+		xT, err := diffusion.GaussianNoise(b, 1, nSamples(b), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := func(name string, smp interface {
+			Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error)
+			Coefs() [][]float32
+		}, slack float64, exactLaw bool) {
+			x, err := smp.Sample(xT, nil, diffusion.Options{Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm, pc := propagate(g, smp.Coefs())
+			if exactLaw {
+				mcheck.Check(t, name+" vs exact law of the recursion", x, pm, pc, 0)
+			} else {
+				mcheck.Check(t, name+" vs target", x, g.Mean, g.Cov, slack)
+			}
+			t.Logf("%s: exact law of the discretised recursion: cov %.4f", name, pc)
+		}
+		if !mcheck.IsGo(b) { // 3000 steps: too slow for the pure-Go backend
+			anc, err := NewAncestral(b, nil, Model{s, AnalyticDenoiser(s, g, Eps), Eps}, AncestralOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run("ancestral T=1000", anc, 0.015, false)
+			anc, _ = NewAncestral(b, nil, Model{s, AnalyticDenoiser(s, g, Eps), Eps}, AncestralOptions{LargeVariance: true})
+			run("ancestral T=1000 sigma^2=beta", anc, 0.015, false)
+			for _, eta := range []float64{0, 1} {
+				d, _ := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, Eps), Eps}, DDIMOptions{Steps: 1000, Spacing: schedule.SpacingLinspace, Eta: eta})
+				run(fmt.Sprintf("DDIM-1000 eta=%g", eta), d, 0.015, false)
+			}
+		}
+		for _, p := range []Param{Eps, X0, V} {
+			for _, eta := range []float64{0, 1} {
+				if mcheck.IsGo(b) && p != Eps && eta == 1 {
+					continue
+				}
+				d, err := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, p), p}, DDIMOptions{Steps: 50, Eta: eta})
+				if err != nil {
+					t.Fatal(err)
+				}
+				run(fmt.Sprintf("DDIM-50 %s eta=%g", p, eta), d, 0, true)
+			}
+		}
+	})
+}
+
+// The few-step bias shrinks with the step count (host computation on the exact recursion).
+func TestDDIMBiasShrinksWithSteps(t *testing.T) {
+	g := target(t)
+	s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
+	prev := math.Inf(1)
+	for _, S := range []int{10, 50, 200, 1000} {
+		d := &DDIM{m: Model{s, nil, Eps}, opts: DDIMOptions{Steps: S}}
+		d.ts, _ = schedule.DDIMTimesteps(schedule.SpacingLinspace, 1000, S)
+		_, c := propagate(g, d.Coefs())
+		e := math.Abs(c[0][0]-g.Cov[0][0]) + math.Abs(c[1][1]-g.Cov[1][1])
+		if e >= prev {
+			t.Errorf("DDIM-%d covariance error %.4f did not shrink (previous %.4f)", S, e, prev)
+		}
+		prev = e
+	}
+	if prev > 0.01 {
+		t.Errorf("DDIM-1000 covariance error %.4f > 0.01", prev)
+	}
+}
