@@ -113,3 +113,5 @@ func Loss(ctx *context.Context, m Model, x0, cond *Node) *Node {
 	eps := ctx.RandomNormal(g, x0.Shape())
 	return LossAt(ctx, m, x0, cond, t, eps)
 }
+
+func shapesF32(dims ...int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }
