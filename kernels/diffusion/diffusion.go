@@ -52,11 +52,12 @@ func ProgressBar(w io.Writer, label string) Progress {
 	}
 }
 
-// StepGraph builds one sampler update. x is the current state [B, ...]; cond the
-// condition (nil when none); coefs a float32 [K] vector of this step's scalars (the
-// sampler decides their meaning, usually the model time first); rng a random state
-// (graph.RNGStateShape). It returns the next x and the advanced random state.
-type StepGraph func(ctx *context.Context, x, cond, coefs, rng *graph.Node) (xNext, rngNext *graph.Node)
+// StepGraph builds one sampler update. x is the current state [B, ...]; coefs a
+// float32 [K] vector of this step's scalars (the sampler decides their meaning,
+// usually the model time first); rng a random state (graph.RNGStateShape); extra the
+// constant inputs given to Loop.Run (a condition, the bridge's y, ...). It returns
+// the next x and the advanced random state.
+type StepGraph func(ctx *context.Context, x, coefs, rng *graph.Node, extra []*graph.Node) (xNext, rngNext *graph.Node)
 
 // Options control a sampling run.
 type Options struct {
@@ -87,11 +88,7 @@ func NewLoop(backend backends.Backend, ctx *context.Context, step StepGraph) (*L
 	}
 	l := &Loop{backend: backend, ctx: ctx, step: step}
 	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
-		var cond *graph.Node
-		if len(in) > 3 {
-			cond = in[3]
-		}
-		x, rng := l.step(ctx, in[0], cond, in[1], in[2])
+		x, rng := l.step(ctx, in[0], in[1], in[2], in[3:])
 		return []*graph.Node{x, rng}
 	})
 	if err != nil {
@@ -102,8 +99,9 @@ func NewLoop(backend backends.Backend, ctx *context.Context, step StepGraph) (*L
 }
 
 // Run applies the step once per row of coefs, starting from x (not modified or
-// finalized) with condition cond (nil when none), and returns the final state.
-func (l *Loop) Run(x, cond *tensors.Tensor, coefs [][]float32, opts Options) (*tensors.Tensor, error) {
+// finalized) with the constant inputs extra (nil entries are not allowed), and
+// returns the final state.
+func (l *Loop) Run(x *tensors.Tensor, extra []*tensors.Tensor, coefs [][]float32, opts Options) (*tensors.Tensor, error) {
 	rng, err := graph.RNGStateFromSeed(opts.Seed)
 	if err != nil {
 		return nil, err
@@ -111,8 +109,8 @@ func (l *Loop) Run(x, cond *tensors.Tensor, coefs [][]float32, opts Options) (*t
 	cur := x
 	for k, row := range coefs {
 		args := []any{cur, tensors.FromFlatDataAndDimensions(row, len(row)), rng}
-		if cond != nil {
-			args = append(args, cond)
+		for _, e := range extra {
+			args = append(args, e)
 		}
 		outs, err := l.exec.Exec(args...)
 		if err != nil {
@@ -135,6 +133,17 @@ func (l *Loop) Run(x, cond *tensors.Tensor, coefs [][]float32, opts Options) (*t
 		return tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](x), x.Shape().Dimensions...), nil
 	}
 	return cur, nil
+}
+
+// Extra returns the list of extra inputs made of the non-nil tensors given.
+func Extra(ts ...*tensors.Tensor) []*tensors.Tensor {
+	var out []*tensors.Tensor
+	for _, t := range ts {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Coef returns the i-th scalar of a step's coefs vector, as a float32 scalar node.

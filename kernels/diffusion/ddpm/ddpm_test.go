@@ -9,8 +9,8 @@ import (
 	"github.com/dmseg/dmseg/kernels/diffusion/internal/mcheck"
 	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/dmseg/dmseg/kernels/engine/enginetest"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -63,7 +63,9 @@ func TestLSimpleAtOptimum(t *testing.T) {
 			for _, shift := range []float64{0, 0.1} {
 				m := Model{s, AnalyticDenoiser(s, g, Eps), Eps}
 				inner := m.Denoiser
-				m.Denoiser = func(ctx *context.Context, xt, tt, cond *Node) *Node { return AddScalar(inner(ctx, xt, tt, cond), shift) }
+				m.Denoiser = func(ctx *context.Context, xt, tt, cond *Node) *Node {
+					return AddScalar(inner(ctx, xt, tt, cond), shift)
+				}
 				loss := context.MustExecOnce(b, context.New(), func(ctx *context.Context, x0 *Node) *Node {
 					_, eps := RandomNormal(RNGStateFromSeedForGraph(x0.Graph(), 7), x0.Shape())
 					tt := BroadcastToDims(Scalar(x0.Graph(), dtypes.Float32, float64(ti)), n)

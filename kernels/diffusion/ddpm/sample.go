@@ -16,7 +16,11 @@ import (
 // per-step coefficients, coefs = [t, a_t, b_t, cX, cA, cE, sigma], a_t = sqrt(abar_t),
 // b_t = sqrt(1-abar_t). One compiled graph serves every step.
 func stepGraph(m Model, clip float64) diffusion.StepGraph {
-	return func(ctx *context.Context, x, cond, coefs, rng *Node) (*Node, *Node) {
+	return func(ctx *context.Context, x, coefs, rng *Node, extra []*Node) (*Node, *Node) {
+		var cond *Node
+		if len(extra) > 0 {
+			cond = extra[0]
+		}
 		c := func(i int) *Node { return diffusion.Coef(coefs, i) }
 		t := diffusion.BatchTime(c(0), x.Shape().Dimensions[0])
 		out := m.Denoiser(ctx, x, t, cond)
@@ -85,7 +89,7 @@ func (a *Ancestral) Coefs() [][]float32 {
 
 // Sample runs the chain from x_T (usually diffusion.GaussianNoise) to x_0.
 func (a *Ancestral) Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error) {
-	return a.loop.Run(xT, cond, a.Coefs(), opts)
+	return a.loop.Run(xT, diffusion.Extra(cond), a.Coefs(), opts)
 }
 
 // DDIMOptions configure DDIM sampling.
@@ -158,7 +162,7 @@ func (d *DDIM) Coefs() [][]float32 {
 
 // Sample runs DDIM from x_T to x_0.
 func (d *DDIM) Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error) {
-	return d.loop.Run(xT, cond, d.Coefs(), opts)
+	return d.loop.Run(xT, diffusion.Extra(cond), d.Coefs(), opts)
 }
 
 // EncodeCoefs returns the rows of the deterministic (eta = 0) DDIM inversion: the
@@ -184,5 +188,5 @@ func (d *DDIM) EncodeCoefs() [][]float32 {
 // Encode maps data x_0 to its DDIM latent x_T (eta = 0 inversion); Sample with
 // Eta = 0 maps it back up to the discretisation error of the ODE.
 func (d *DDIM) Encode(x0, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error) {
-	return d.loop.Run(x0, cond, d.EncodeCoefs(), opts)
+	return d.loop.Run(x0, diffusion.Extra(cond), d.EncodeCoefs(), opts)
 }
