@@ -87,9 +87,9 @@ func init() {
 		Summary: "thesis Table 6 U-Net (model_channels 192, mult 1,2,3,4, attention at ds 8,4,2, 64-ch heads, resblock up/down)"},
 		rrdb.SegDiff(1, 16))
 	withModes(Config{Name: "unet-cpu", Arch: "unet", DataChannels: 1, ImageSize: 64, UNet: unet.Config{
-		ModelChannels: 32, ChannelMult: []int{1, 2, 2}, NumResBlocks: 1, AttentionResolutions: []int{4},
+		ModelChannels: 16, ChannelMult: []int{1, 2, 4}, NumResBlocks: 1, AttentionResolutions: []int{4},
 		NumHeadChannels: 32, NumHeads: -1, ResblockUpdown: true, NormGroups: 8},
-		Summary: "CPU-sized U-Net (model_channels 32, mult 1,2,2, 1 res block, attention at ds 4, GroupNorm(8))"},
+		Summary: "CPU-sized U-Net (model_channels 16, mult 1,2,4, 1 res block, attention at ds 4 with 32-ch heads, GroupNorm(8))"},
 		rrdb.Config{Features: 16, Growth: 8, Blocks: 1, OutChannels: 16})
 	withModes(Config{Name: "unet-tiny", Arch: "unet", DataChannels: 1, ImageSize: 16, UNet: unet.Config{
 		ModelChannels: 8, ChannelMult: []int{1, 2}, NumResBlocks: 1, AttentionResolutions: []int{2},
