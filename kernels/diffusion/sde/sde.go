@@ -27,7 +27,9 @@ type VP struct {
 }
 
 // FromDDPMLinear is the VP-SDE matching the linear DDPM schedule 1e-4..0.02 with T steps.
-func FromDDPMLinear(T int) VP { return VP{BetaMin: 1e-4 * float64(T), BetaMax: 0.02 * float64(T), T: T} }
+func FromDDPMLinear(T int) VP {
+	return VP{BetaMin: 1e-4 * float64(T), BetaMax: 0.02 * float64(T), T: T}
+}
 
 // Beta is beta(s).
 func (v VP) Beta(s float64) float64 { return v.BetaMin + s*(v.BetaMax-v.BetaMin) }
