@@ -1,0 +1,143 @@
+// Package experiments holds every training experiment of the reproduction as
+// data: a named, fully specified configuration (data, denoiser, diffusion
+// process, optimisation, sampling) whose canonical JSON and sha256 go into the
+// artifact of each run. Runners for each kind of experiment live next to it
+// (ddpm.go: unconditional DDPM image synthesis, thesis chapter 2).
+package experiments
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/train"
+)
+
+// Kinds of experiment.
+const (
+	KindDDPMUncond = "ddpm-uncond" // unconditional DDPM on images (chapter 2)
+)
+
+// DataSpec says which images an experiment trains on and which it holds out
+// for evaluation.
+type DataSpec struct {
+	Source      string                `json:"source"` // "phantom"
+	Phantom     dataset.PhantomConfig `json:"phantom"`
+	TrainSplit  string                `json:"train_split"`  // "train"
+	HeldOut     string                `json:"held_out"`     // split used for sample-quality metrics ("test")
+	ShuffleSeed uint64                `json:"shuffle_seed"` // batch order (dataset.Stream)
+}
+
+// DiffusionSpec is the forward process and parameterisation (thesis Table 8).
+type DiffusionSpec struct {
+	Timesteps int     `json:"timesteps"`
+	Beta      string  `json:"beta_schedule"` // schedule.BetaLinear, BetaSqrtLinear (CompVis "linear"), BetaCosine
+	BetaStart float64 `json:"linear_start"`  // recorded; the schedule package uses 1e-4 / 0.02
+	BetaEnd   float64 `json:"linear_end"`
+	Param     string  `json:"parameterization"` // "eps"
+}
+
+// SamplingSpec is how samples are drawn for figures and metrics.
+type SamplingSpec struct {
+	DDIMSteps   int     `json:"ddim_steps"`   // thesis: 50
+	DDIMEta     float64 `json:"ddim_eta"`     // 0: deterministic
+	DDIMSpacing string  `json:"ddim_spacing"` // schedule.SpacingCompVis
+	DDIMClipX0  float64 `json:"ddim_clip_x0"` // 0: no clipping (CompVis DDIMSampler)
+	DDPMClipX0  float64 `json:"ddpm_clip_x0"` // 1: clip x0_hat to [-1,1] (CompVis p_sample clip_denoised)
+	UseEMA      bool    `json:"use_ema"`      // sample with the EMA weights
+	EvalSamples int     `json:"eval_samples"` // generated images for the quality metrics
+	EvalSeed    int64   `json:"eval_seed"`
+}
+
+// Experiment is one named experiment.
+type Experiment struct {
+	Name        string        `json:"name"`
+	Kind        string        `json:"kind"`
+	Chapter     string        `json:"chapter"`
+	Description string        `json:"description"`
+	Model       string        `json:"model"` // models/registry name; the resolved config is stored in the artifact
+	Data        DataSpec      `json:"data"`
+	Diffusion   DiffusionSpec `json:"diffusion"`
+	Train       train.Config  `json:"train"`
+	Sampling    SamplingSpec  `json:"sampling"`
+}
+
+var known = map[string]Experiment{}
+
+func add(e Experiment) {
+	if _, dup := known[e.Name]; dup {
+		panic("experiments: duplicate " + e.Name)
+	}
+	known[e.Name] = e
+}
+
+// Names lists the experiments, sorted.
+func Names() []string {
+	var n []string
+	for k := range known {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Get returns a copy of the named experiment.
+func Get(name string) (Experiment, error) {
+	e, ok := known[name]
+	if !ok {
+		return Experiment{}, fmt.Errorf("unknown experiment %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	// Deep-copy the slices a caller might modify.
+	return e, nil
+}
+
+// thesisDiffusion is thesis section 2.4 / Table 8: T = 1000, "linear" betas
+// 1e-4 .. 0.02 in the CompVis sense (linspace of sqrt(beta), squared), eps.
+var thesisDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "eps"}
+
+var thesisSampling = SamplingSpec{DDIMSteps: 50, DDIMEta: 0, DDIMSpacing: "compvis", DDIMClipX0: 0, DDPMClipX0: 1,
+	UseEMA: true, EvalSamples: 256, EvalSeed: 1234}
+
+func init() {
+	phantomData := DataSpec{Source: "phantom", Phantom: dataset.PhantomConfig{Task: "lung", Seed: 1, Size: 64, NTrain: 2000, NVal: 500, NTest: 500},
+		TrainSplit: "train", HeldOut: "test", ShuffleSeed: 11}
+
+	add(Experiment{
+		Name: "ch2-ddpm-uncond-cpu", Kind: KindDDPMUncond, Chapter: "2",
+		Description: "Unconditional DDPM on 64x64 phantom chest X-rays, sized for ~1 h on 2 CPU cores (XLA CPU): " +
+			"the CPU U-Net, thesis diffusion settings (T=1000, CompVis-linear betas 1e-4..0.02, eps, DDIM-50 sampling).",
+		Model: "unet-cpu", Data: phantomData, Diffusion: thesisDiffusion,
+		Train: train.Config{Steps: 2400, BatchSize: 8, Seed: 42,
+			LR:       train.LRConfig{Schedule: "linear", LR: 4e-4, LRFinal: 4e-5},
+			ClipNorm: 1, EMADecay: 0.995, CheckpointSeconds: 180, LogEvery: 1},
+		Sampling: thesisSampling,
+	})
+
+	add(Experiment{
+		Name: "ch2-ddpm-uncond-paper", Kind: KindDDPMUncond, Chapter: "2",
+		Description: "Unconditional DDPM with the thesis's settings for a GPU: Table 6 U-Net (192 channels, mult 1,2,3,4, " +
+			"attention at 32/16/8), Table 8 diffusion (T=1000, linear 1e-4..0.02, eps), DDIM-50 sampling, batch 8 as in " +
+			"chapters 3-4, Adam. The thesis does not state chapter 2's learning rate or length; 1e-4 constant (CompVis's " +
+			"usual base rate) for 100k steps is our choice.",
+		Model: "unet-table6", Data: phantomData, Diffusion: thesisDiffusion,
+		Train: train.Config{Steps: 100000, BatchSize: 8, Seed: 42,
+			LR:       train.LRConfig{Schedule: "constant", LR: 1e-4},
+			ClipNorm: 1, EMADecay: 0.9999, CheckpointSeconds: 900, LogEvery: 10},
+		Sampling: thesisSampling,
+	})
+
+	tinyData := phantomData
+	tinyData.Phantom = dataset.PhantomConfig{Task: "lung", Seed: 1, Size: 16, NTrain: 32, NVal: 8, NTest: 16}
+	tinySampling := thesisSampling
+	tinySampling.DDIMSteps, tinySampling.EvalSamples = 5, 8
+	add(Experiment{
+		Name: "ch2-ddpm-uncond-tiny", Kind: KindDDPMUncond, Chapter: "2",
+		Description: "Seconds-long smoke test of the chapter 2 pipeline: tiny U-Net on 16x16 phantoms, T=50.",
+		Model:       "unet-tiny", Data: tinyData,
+		Diffusion: DiffusionSpec{Timesteps: 50, Beta: "linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "eps"},
+		Train: train.Config{Steps: 6, BatchSize: 4, Seed: 3, LR: train.LRConfig{Schedule: "constant", LR: 1e-3},
+			ClipNorm: 1, EMADecay: 0.9, CheckpointEvery: 3, LogEvery: 1},
+		Sampling: tinySampling,
+	})
+}
