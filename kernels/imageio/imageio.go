@@ -196,24 +196,9 @@ func areaWeights(src, dst int) (idx [][]int, wts [][]float64) {
 func resizeFloat(pix []uint8, w, h, dw, dh int) []float64 {
 	out := make([]float64, dw*dh)
 	if w%dw == 0 && h%dh == 0 { // exact integer blocks: plain block sums (fast path)
-		fx, fy := w/dw, h/dh
-		inv := 1 / float64(fx*fy)
-		sums := make([]int, dw)
-		for oy := 0; oy < dh; oy++ {
-			clear(sums)
-			for y := oy * fy; y < (oy+1)*fy; y++ {
-				row := pix[y*w : (y+1)*w]
-				for ox := 0; ox < dw; ox++ {
-					s := 0
-					for _, v := range row[ox*fx : (ox+1)*fx] {
-						s += int(v)
-					}
-					sums[ox] += s
-				}
-			}
-			for ox := 0; ox < dw; ox++ {
-				out[oy*dw+ox] = float64(sums[ox]) * inv
-			}
+		inv := 1 / float64((w/dw)*(h/dh))
+		for i, s := range blockSums(pix, w, h, dw, dh, false) {
+			out[i] = float64(s) * inv
 		}
 		return out
 	}
@@ -233,7 +218,37 @@ func resizeFloat(pix []uint8, w, h, dw, dh int) []float64 {
 	return out
 }
 
-// ResizeArea area-averages g to dw x dh, rounding half up.
+// blockSums sums pix (w x h) over the exact integer blocks of a dw x dh grid (w%dw == 0,
+// h%dh == 0). With fg it counts foreground pixels (>= 128) instead of summing values.
+func blockSums(pix []uint8, w, h, dw, dh int, fg bool) []int {
+	fx, fy := w/dw, h/dh
+	sums := make([]int, dw*dh)
+	var sh uint
+	if fg {
+		sh = 7 // v>>7 is 1 exactly when v >= 128
+	}
+	for y := 0; y < h; y++ {
+		row := pix[y*w : (y+1)*w]
+		out := sums[(y/fy)*dw : (y/fy+1)*dw]
+		if fx == 4 {
+			for ox := range out {
+				b := row[4*ox : 4*ox+4 : 4*ox+4]
+				out[ox] += int(b[0]>>sh) + int(b[1]>>sh) + int(b[2]>>sh) + int(b[3]>>sh)
+			}
+			continue
+		}
+		for ox := range out {
+			s := 0
+			for _, v := range row[ox*fx : (ox+1)*fx] {
+				s += int(v >> sh)
+			}
+			out[ox] += s
+		}
+	}
+	return sums
+}
+
+// ResizeArea resizes an 8-bit image to dw x dh by area averaging (rounded to nearest).
 func ResizeArea(g *Gray, dw, dh int) *Gray {
 	if g.W == dw && g.H == dh {
 		return &Gray{W: dw, H: dh, Pix: append([]uint8(nil), g.Pix...)}
@@ -249,13 +264,22 @@ func ResizeArea(g *Gray, dw, dh int) *Gray {
 // ResizeMajority resizes a binary mask (foreground = pixel >= 128) to dw x dh; an output
 // pixel is 255 when the foreground covers at least half of its block, else 0.
 func ResizeMajority(m *Gray, dw, dh int) *Gray {
+	out := NewGray(dw, dh)
+	if m.W%dw == 0 && m.H%dh == 0 { // exact integer blocks: count the foreground
+		inv := 1 / float64((m.W/dw)*(m.H/dh))
+		for i, c := range blockSums(m.Pix, m.W, m.H, dw, dh, true) {
+			if float64(c)*inv >= 0.5-1e-9 {
+				out.Pix[i] = 255
+			}
+		}
+		return out
+	}
 	bin := make([]uint8, len(m.Pix))
 	for i, v := range m.Pix {
 		if v >= 128 {
 			bin[i] = 1
 		}
 	}
-	out := NewGray(dw, dh)
 	f := resizeFloat(bin, m.W, m.H, dw, dh)
 	for i, v := range f {
 		if v >= 0.5-1e-9 {

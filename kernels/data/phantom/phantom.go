@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/dmseg/dmseg/kernels/imageio"
 )
@@ -91,20 +92,50 @@ func (s *Sample) Mask(t Task) *imageio.Gray {
 }
 
 // Generate renders sample `index` of `split` for `seed` at size x size (size >= 1).
-// The result depends only on (seed, split, index, size).
+// The result depends only on (seed, split, index, size). It is safe for concurrent use.
 func Generate(seed uint64, split Split, index, size int) *Sample {
-	r := newRenderer(seed, split, index)
-	img, lung, inf := r.render()
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	r := newRenderer(seed, split, index, sc)
 	s := &Sample{Normal: r.normal}
 	if size == Render {
-		s.Image, s.Lung, s.Infection = img, lung, inf
+		s.Image, s.Lung, s.Infection = imageio.NewGray(Render, Render), imageio.NewGray(Render, Render), imageio.NewGray(Render, Render)
+		r.render(s.Image, s.Lung, s.Infection)
 	} else {
+		img, lung, inf := sc.img, sc.lung, sc.inf
+		clear(lung.Pix)
+		clear(inf.Pix)
+		r.render(img, lung, inf)
 		s.Image = imageio.ResizeArea(img, size, size)
 		s.Lung = imageio.ResizeMajority(lung, size, size)
 		s.Infection = imageio.ResizeMajority(inf, size, size)
 	}
 	return s
 }
+
+// scratch holds the per-sample working buffers, reused across samples through a pool so
+// that generation does not churn the garbage collector. Every buffer is fully rewritten
+// (or cleared) before use, so reuse cannot leak one sample into the next.
+type scratch struct {
+	vals, blur     []float32 // Render^2: attenuation image, horizontal blur pass
+	bones, vessels []float32 // canvN^2 canonical rasters
+	blobs          []float32 // infN^2 infection field
+	tex            [2][]float64
+	img, lung, inf *imageio.Gray // Render^2 outputs before downsampling
+	rowPad, rowOut []float32
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	n := Render
+	return &scratch{
+		vals: make([]float32, n*n), blur: make([]float32, n*n),
+		bones: make([]float32, canvN*canvN), vessels: make([]float32, canvN*canvN),
+		blobs: make([]float32, infN*infN),
+		tex:   [2][]float64{make([]float64, n*n/4), make([]float64, n*n/4)},
+		img:   imageio.NewGray(n, n), lung: imageio.NewGray(n, n), inf: imageio.NewGray(n, n),
+		rowOut: make([]float32, n),
+	}
+}}
 
 // ---------------------------------------------------------------------------------------------
 // rendering
@@ -126,6 +157,7 @@ type rib struct {
 type renderer struct {
 	rng    *rand.Rand
 	normal bool
+	sc     *scratch
 
 	// acquisition
 	cosT, sinT, invScale, sx, sy float64
@@ -177,8 +209,8 @@ func lut(t *[lutN]float64, v float64) float64 {
 
 func lutV(i int) float64 { return lutMin + float64(i)*(lutMax-lutMin)/(lutN-1) }
 
-func newRenderer(seed uint64, split Split, index int) *renderer {
-	r := &renderer{rng: rand.New(rand.NewPCG(seed, splitSalt(split)^(uint64(index)*0x9E3779B97F4A7C15)))}
+func newRenderer(seed uint64, split Split, index int, sc *scratch) *renderer {
+	r := &renderer{rng: rand.New(rand.NewPCG(seed, splitSalt(split)^(uint64(index)*0x9E3779B97F4A7C15))), sc: sc}
 	r.normal = r.rng.Float64() < 1.0/3
 	// acquisition
 	th := r.u(-6, 6) * math.Pi / 180
@@ -343,7 +375,7 @@ func (r *renderer) lungAt(u, v float64) (inside bool, soft float64) {
 	if dd <= 0 {
 		return false, 0
 	}
-	d := math.Min(math.Min(dm, dl), math.Min(dd, v-r.apex[s]))
+	d := min(dm, dl, dd, v-r.apex[s])
 	return true, clamp01(d / r.edge)
 }
 
@@ -375,7 +407,8 @@ func canvSample(ras []float32, n int, u, v float64) float64 {
 
 // drawVessels rasterises two branching vessel trees from the hila into a canonical raster.
 func (r *renderer) drawVessels() []float32 {
-	ras := make([]float32, canvN*canvN)
+	ras := r.sc.vessels
+	clear(ras)
 	px := 2 * canvR / canvN
 	var branch func(x, y, ang, length, width float64, depth int)
 	branch = func(x, y, ang, length, width float64, depth int) {
@@ -436,30 +469,33 @@ func (r *renderer) drawVessels() []float32 {
 // texture makes a 1/f (amplitude halves per octave) noise field at (Render/2)^2 in image space.
 func (r *renderer) texture() []float64 {
 	n := 4
-	cur := make([]float64, n*n)
+	cur := r.sc.tex[0][:n*n]
 	for i := range cur {
 		cur[i] = r.rng.NormFloat64()
 	}
 	amp := 1.0
-	for n < Render/2 {
+	var xi0, xi1 [Render / 2]int
+	var xa [Render / 2]float64
+	for lvl := 1; n < Render/2; lvl++ {
 		m := 2 * n
-		next := make([]float64, m*m)
-		// bilinear x2 upsampling with edge clamping
+		next := r.sc.tex[lvl%2][:m*m]
+		// bilinear x2 upsampling with edge clamping; the x and y weights are the same table
+		for x := 0; x < m; x++ {
+			fx := (float64(x)+0.5)/2 - 0.5
+			x0 := int(math.Floor(fx))
+			xa[x] = fx - float64(x0)
+			xi1[x] = min(max(x0+1, 0), n-1)
+			xi0[x] = min(max(x0, 0), n-1)
+		}
 		for y := 0; y < m; y++ {
-			fy := (float64(y)+0.5)/2 - 0.5
-			y0 := int(math.Floor(fy))
-			ay := fy - float64(y0)
-			y1 := min(max(y0+1, 0), n-1)
-			y0 = min(max(y0, 0), n-1)
-			for x := 0; x < m; x++ {
-				fx := (float64(x)+0.5)/2 - 0.5
-				x0 := int(math.Floor(fx))
-				ax := fx - float64(x0)
-				x1 := min(max(x0+1, 0), n-1)
-				x0 = min(max(x0, 0), n-1)
-				t := cur[y0*n+x0] + ax*(cur[y0*n+x1]-cur[y0*n+x0])
-				b := cur[y1*n+x0] + ax*(cur[y1*n+x1]-cur[y1*n+x0])
-				next[y*m+x] = t + ay*(b-t)
+			ay, y0, y1 := xa[y], xi0[y], xi1[y]
+			r0, r1 := cur[y0*n:y0*n+n], cur[y1*n:y1*n+n]
+			out := next[y*m : y*m+m]
+			for x := range out {
+				x0, x1, ax := xi0[x], xi1[x], xa[x]
+				t := r0[x0] + ax*(r0[x1]-r0[x0])
+				b := r1[x0] + ax*(r1[x1]-r1[x0])
+				out[x] = t + ay*(b-t)
 			}
 		}
 		amp *= 0.5
@@ -473,7 +509,8 @@ func (r *renderer) texture() []float64 {
 
 // blobs builds the infection field (normalised to max 1) on an infN^2 canonical raster.
 func (r *renderer) blobs() []float32 {
-	field := make([]float32, infN*infN)
+	field := r.sc.blobs
+	clear(field)
 	px := 2 * canvR / infN
 	nb := 1 + r.rng.IntN(6)
 	for b := 0; b < nb; b++ {
@@ -549,7 +586,8 @@ func (b bilin) sample(ras []float32, n int) float64 {
 // buildBones rasterises ribs, clavicles, spine and trachea (attenuation units) column by
 // column into a canonical canvN^2 raster.
 func (r *renderer) buildBones() []float32 {
-	ras := make([]float32, canvN*canvN)
+	ras := r.sc.bones
+	clear(ras)
 	px := 2 * canvR / canvN
 	band := func(col int, cy, th, amp float64, rim bool) {
 		y0 := int(math.Floor((cy-th+canvR)/px - 0.5))
@@ -622,22 +660,29 @@ func (r *renderer) buildBones() []float32 {
 	return ras
 }
 
-// render produces the 256x256 image, lung mask and infection mask.
-func (r *renderer) render() (img, lung, inf *imageio.Gray) {
+// render draws the 256x256 image, lung mask and infection mask into img, lung and inf
+// (the masks must be zero on entry).
+//
+// The per-pixel loop is written for speed: (u, v) advance incrementally along a row, the
+// look-up-table position of v is computed once and shared by the body outline and the lung
+// bounds, the dome height found by the lung test is reused for the lung depth, the bone and
+// vessel rasters share one set of bilinear weights, and everything that is only defined on a
+// part of the canonical frame (lungs, heart, infection) is skipped outside its bounding box.
+func (r *renderer) render(img, lung, inf *imageio.Gray) {
 	const n = Render
 	const tn = Render / 2
-	vals := make([]float32, n*n)
-	lung = imageio.NewGray(n, n)
-	inf = imageio.NewGray(n, n)
+	vals := r.sc.vals
 	bones := r.buildBones()
 	// display transfer: window + gamma as a lookup table over attenuation
 	const tfN = 2048
 	const tfLo, tfHi = -0.5, 1.5
-	var tf [tfN + 1]float32
-	for i := range tf {
+	const tfScale = tfN / (tfHi - tfLo)
+	var tf [tfN + 2]float32
+	for i := 0; i <= tfN; i++ {
 		a := tfLo + (tfHi-tfLo)*float64(i)/tfN
 		tf[i] = float32(math.Pow(clamp01((a-r.lo)/(r.hi-r.lo)), r.gamma))
 	}
+	tf[tfN+1] = tf[tfN]
 	var txi [n]int
 	var txa [n]float64
 	for px := 0; px < n; px++ {
@@ -645,21 +690,40 @@ func (r *renderer) render() (img, lung, inf *imageio.Gray) {
 		tx0 := min(max(int(math.Floor(tx)), 0), tn-2)
 		txi[px], txa[px] = tx0, clamp01(tx-float64(tx0))
 	}
-	heartR := math.Max(r.ha, r.hb/0.45) + 0.4
+	var qx2 [n]float64
+	for px := range qx2 {
+		qx := (0.5/(n/2) - 1) + float64(px)*(1.0/(n/2))
+		qx2[px] = qx * qx
+	}
+	const lutScale = (lutN - 1) / (lutMax - lutMin)
+	const canvScale = canvN / (2 * canvR)
+	const infScale = infN / (2 * canvR)
+	// hr < 1 puts (du, dv') (dv' = 0.45 dv below the centre) inside an ellipse with
+	// semi-axes ha, hb, so |du| < M and -M < dv < M/0.45 with M = max(ha, hb); outside that
+	// box the default hr = 2 gives the same result as evaluating the ellipse
+	heartM := math.Max(r.ha, r.hb) * 1.001
+	heartDown := heartM / 0.45
+	invHa, invHb := 1/r.ha, 1/r.hb
+	invEdge := 1 / r.edge
+	lungV0 := math.Min(r.apex[0], r.apex[1])
+	lungV1 := math.Max(r.costo[0], r.costo[1]) + 0.01
+	vig := r.vignette / 2
 	for py := 0; py < n; py++ {
 		qy := (float64(py)+0.5)/(n/2) - 1
 		ty := (float64(py)+0.5)/2 - 0.5
 		ty0 := min(max(int(math.Floor(ty)), 0), tn-2)
 		tay := clamp01(ty - float64(ty0))
-		trow := r.tex[ty0*tn:]
+		trow := r.tex[ty0*tn : ty0*tn+2*tn]
 		q0 := 0.5/(n/2) - 1
 		dq := 1.0 / (n / 2)
 		u := (r.cosT*q0-r.sinT*qy)*r.invScale + r.sx
 		v := (r.sinT*q0+r.cosT*qy)*r.invScale + r.sy
 		du, dv := r.cosT*dq*r.invScale, r.sinT*dq*r.invScale
 		u, v = u-du, v-dv
+		vrow := vals[py*n : py*n+n]
+		lrow, irow := lung.Pix[py*n:py*n+n], inf.Pix[py*n:py*n+n]
+		qy2 := qy * qy
 		for px := 0; px < n; px++ {
-			qx := q0 + float64(px)*dq
 			u += du
 			v += dv
 			// 1/f texture, generated at half resolution in image space
@@ -668,51 +732,109 @@ func (r *renderer) render() (img, lung, inf *imageio.Gray) {
 			tb := trow[ti+tn] + tax*(trow[ti+tn+1]-trow[ti+tn])
 			tex := tt + tay*(tb-tt)
 			a := r.bg
-			hw := lut(&r.bodyHW, v)
-			t := u / hw
-			if t*t < 1 && v > r.neckTop {
-				th := math.Sqrt(1-t*t) * clamp01((v-r.neckTop)/0.05)
-				a += r.tissue * (0.55 + 0.45*th)
-				// breast / pectoral soft tissue over the lower lateral chest
-				if bd := (v - r.breastV) / 0.3; bd > -1 && bd < 1 {
-					a += r.breast * (1 - bd*bd) * clamp01((math.Abs(u)-0.2)/0.3)
+			if v > r.neckTop {
+				// one look-up-table position of v for the body outline and the lung bounds
+				li, la := 0, 0.0
+				if fv := (v - lutMin) * lutScale; fv >= lutN-1 {
+					li, la = lutN-2, 1
+				} else if fv > 0 {
+					li = int(fv)
+					la = fv - float64(li)
 				}
-				inL, soft := r.lungAt(u, v)
-				hr := 2.0
-				if math.Abs(u-r.hx) < heartR && math.Abs(v-r.hy) < heartR {
-					hr = r.heartAt(u, v)
-				}
-				heartSoft := clamp01((1 - hr) / 0.35)
-				cp := canvPos(canvN, u, v)
-				if inL {
-					depth := soft * (0.75 + 0.25*th) * (0.55 + 0.45*clamp01((lut(&r.dome[btoi(u > 0)], math.Abs(u))-v)/0.2))
-					a -= r.lungAir * depth * (1 - 0.85*heartSoft)
-					if hr >= 1 {
-						lung.Pix[py*n+px] = 255
+				hw := r.bodyHW[li] + la*(r.bodyHW[li+1]-r.bodyHW[li])
+				if t := u / hw; t*t < 1 {
+					th := math.Sqrt(1-t*t) * clamp01((v-r.neckTop)*20)
+					a += r.tissue * (0.55 + 0.45*th)
+					au, s := u, 1
+					if u < 0 {
+						au, s = -u, 0
 					}
-					a += r.vesAmp * cp.sample(r.vessels, canvN) * soft
-					if r.inf != nil {
-						f := canvPos(infN, u, v).sample(r.inf, infN)
-						if f > 0.5 && hr >= 1 {
-							inf.Pix[py*n+px] = 255
+					// breast / pectoral soft tissue over the lower lateral chest
+					if bd := (v - r.breastV) * (1 / 0.3); bd > -1 && bd < 1 {
+						a += r.breast * (1 - bd*bd) * clamp01((au-0.2)*(1/0.3))
+					}
+					hr := 2.0
+					if du, dv := u-r.hx, v-r.hy; du < heartM && du > -heartM && dv < heartDown && dv > -heartM {
+						if dv > 0 { // the lower half is stretched so the heart sits on the diaphragm
+							dv *= 0.45
 						}
-						a += r.infAmp * f * soft * (1 + 0.5*tex)
+						ha := (du*r.hc + dv*r.hs) * invHa
+						hb := (-du*r.hs + dv*r.hc) * invHb
+						hr = ha*ha + hb*hb
+					}
+					heartSoft := clamp01((1 - hr) * (1 / 0.35))
+					// bilinear position in the canonical bone/vessel raster
+					fx, fy := u*canvScale+(canvN/2-0.5), v*canvScale+(canvN/2-0.5)
+					var ci int
+					var cax, cay float32
+					cok := fx >= 0 && fy >= 0 && fx < canvN-1 && fy < canvN-1
+					if cok {
+						x, y := int(fx), int(fy)
+						ci, cax, cay = y*canvN+x, float32(fx-float64(x)), float32(fy-float64(y))
+					}
+					if v > lungV0 && v < lungV1 && v > r.apex[s] && v < r.costo[s]+0.01 {
+						med := r.med[s][li] + la*(r.med[s][li+1]-r.med[s][li])
+						lat := r.lat[s][li] + la*(r.lat[s][li+1]-r.lat[s][li])
+						if dm, dl := au-med, lat-au; dm > 0 && dl > 0 {
+							di, da := 0, 0.0
+							if fa := (au - lutMin) * lutScale; fa >= lutN-1 {
+								di, da = lutN-2, 1
+							} else if fa > 0 {
+								di = int(fa)
+								da = fa - float64(di)
+							}
+							dome := &r.dome[s]
+							if dd := dome[di] + da*(dome[di+1]-dome[di]) - v; dd > 0 {
+								soft := clamp01(min(dm, dl, dd, v-r.apex[s]) * invEdge)
+								depth := soft * (0.75 + 0.25*th) * (0.55 + 0.45*clamp01(dd*5))
+								a -= r.lungAir * depth * (1 - 0.85*heartSoft)
+								if hr >= 1 {
+									lrow[px] = 255
+								}
+								if cok {
+									ves := r.vessels[ci:]
+									top := ves[0] + cax*(ves[1]-ves[0])
+									bot := ves[canvN] + cax*(ves[canvN+1]-ves[canvN])
+									a += r.vesAmp * float64(top+cay*(bot-top)) * soft
+								}
+								if r.inf != nil {
+									gx, gy := u*infScale+(infN/2-0.5), v*infScale+(infN/2-0.5)
+									if gx >= 0 && gy >= 0 && gx < infN-1 && gy < infN-1 {
+										x, y := int(gx), int(gy)
+										ax, ay := float32(gx-float64(x)), float32(gy-float64(y))
+										fb := r.inf[y*infN+x:]
+										top := fb[0] + ax*(fb[1]-fb[0])
+										bot := fb[infN] + ax*(fb[infN+1]-fb[infN])
+										f := float64(top + ay*(bot-top))
+										if f > 0.5 && hr >= 1 {
+											irow[px] = 255
+										}
+										a += r.infAmp * f * soft * (1 + 0.5*tex)
+									}
+								}
+							}
+						}
+					}
+					a += r.heartAmp * heartSoft
+					if cok {
+						bn := bones[ci:]
+						top := bn[0] + cax*(bn[1]-bn[0])
+						bot := bn[canvN] + cax*(bn[canvN+1]-bn[canvN])
+						a += float64(top + cay*(bot-top))
 					}
 				}
-				a += r.heartAmp*heartSoft + cp.sample(bones, canvN)
 			}
 			a += r.texAmp * tex
-			f := (a - tfLo) / (tfHi - tfLo) * tfN
-			fi := int(f)
 			var x float32
-			if fi < 0 {
+			if f := (a - tfLo) * tfScale; f <= 0 {
 				x = tf[0]
-			} else if fi >= tfN {
+			} else if f >= tfN {
 				x = tf[tfN]
 			} else {
+				fi := int(f)
 				x = tf[fi] + float32(f-float64(fi))*(tf[fi+1]-tf[fi])
 			}
-			vals[py*n+px] = x * float32(1-r.vignette*(qx*qx+qy*qy)/2)
+			vrow[px] = x * float32(1-vig*(qx2[px]+qy2))
 		}
 	}
 	if r.marker {
@@ -724,14 +846,7 @@ func (r *renderer) render() (img, lung, inf *imageio.Gray) {
 			}
 		}
 	}
-	vals = gaussBlur(vals, n, r.blur)
-	img = imageio.NewGray(n, n)
-	noise := float32(r.noise)
-	for i, x := range vals {
-		x += noise * float32(r.rng.NormFloat64())
-		img.Pix[i] = uint8(min(max(x, 0), 1)*255 + 0.5)
-	}
-	return img, lung, inf
+	r.blurNoiseQuantize(vals, img.Pix)
 }
 
 func btoi(b bool) int {
@@ -741,8 +856,12 @@ func btoi(b bool) int {
 	return 0
 }
 
-// gaussBlur applies a separable Gaussian blur (sigma in pixels) with edge clamping.
-func gaussBlur(src []float32, n int, sigma float64) []float32 {
+// blurNoiseQuantize applies a separable Gaussian blur (sigma r.blur pixels, edge clamping)
+// to the Render^2 image src, adds Gaussian noise (one draw per pixel in row-major order)
+// and quantises to 8 bits into dst.
+func (r *renderer) blurNoiseQuantize(src []float32, dst []uint8) {
+	const n = Render
+	sigma := r.blur
 	rad := int(math.Ceil(2 * sigma))
 	k := make([]float32, 2*rad+1)
 	sum := 0.0
@@ -754,32 +873,79 @@ func gaussBlur(src []float32, n int, sigma float64) []float32 {
 		d := float64(i - rad)
 		k[i] = float32(math.Exp(-d*d/(2*sigma*sigma)) / sum)
 	}
-	tmp := make([]float32, n*n)
-	pad := make([]float32, n+2*rad)
+	tmp := r.sc.blur
+	if cap(r.sc.rowPad) < n+2*rad {
+		r.sc.rowPad = make([]float32, n+2*rad)
+	}
+	pad := r.sc.rowPad[:n+2*rad]
+	rows := make([][]float32, len(k))
 	for y := 0; y < n; y++ {
 		row := src[y*n : (y+1)*n]
 		copy(pad[rad:], row)
 		for i := 0; i < rad; i++ {
 			pad[i], pad[rad+n+i] = row[0], row[n-1]
 		}
-		out := tmp[y*n : (y+1)*n]
-		for x := range out {
-			var s float32
-			for i, w := range k {
-				s += w * pad[x+i]
-			}
-			out[x] = s
+		// horizontal pass
+		for i := range k {
+			rows[i] = pad[i : i+n]
 		}
+		weightedSum(tmp[y*n:(y+1)*n], k, rows)
 	}
-	out := make([]float32, n*n)
-	for i, w := range k {
-		for y := 0; y < n; y++ {
+	noise := float32(r.noise)
+	acc := r.sc.rowOut[:n]
+	for y := 0; y < n; y++ {
+		// vertical pass for row y
+		for i := range k {
 			yy := min(max(y+i-rad, 0), n-1)
-			dst, srow := out[y*n:(y+1)*n], tmp[yy*n:(yy+1)*n]
-			for x := range dst {
-				dst[x] += w * srow[x]
+			rows[i] = tmp[yy*n : (yy+1)*n]
+		}
+		weightedSum(acc, k, rows)
+		drow := dst[y*n : (y+1)*n]
+		for x, v := range acc {
+			v += noise * float32(r.rng.NormFloat64())
+			switch {
+			case v <= 0:
+				drow[x] = 0
+			case v >= 1:
+				drow[x] = 255
+			default:
+				drow[x] = uint8(v*255 + 0.5)
 			}
 		}
 	}
-	return out
+}
+
+// weightedSum sets out[x] = k[0]*rows[0][x] + k[1]*rows[1][x] + ... in float32, summed in
+// tap order (the same rounding as adding the taps one by one onto zero). Kernels of 3, 5
+// and 7 taps (blur radius 1-3) keep the sum in a register.
+func weightedSum(out []float32, k []float32, rows [][]float32) {
+	n := len(out)
+	switch len(k) {
+	case 3:
+		w0, w1, w2 := k[0], k[1], k[2]
+		r0, r1, r2 := rows[0][:n], rows[1][:n], rows[2][:n]
+		for x := range out {
+			out[x] = w0*r0[x] + w1*r1[x] + w2*r2[x]
+		}
+	case 5:
+		w0, w1, w2, w3, w4 := k[0], k[1], k[2], k[3], k[4]
+		r0, r1, r2, r3, r4 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n]
+		for x := range out {
+			out[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x] + w4*r4[x]
+		}
+	case 7:
+		w0, w1, w2, w3, w4, w5, w6 := k[0], k[1], k[2], k[3], k[4], k[5], k[6]
+		r0, r1, r2, r3, r4, r5, r6 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n], rows[5][:n], rows[6][:n]
+		for x := range out {
+			out[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x] + w4*r4[x] + w5*r5[x] + w6*r6[x]
+		}
+	default:
+		clear(out)
+		for i, w := range k {
+			r := rows[i][:n]
+			for x := range out {
+				out[x] += w * r[x]
+			}
+		}
+	}
 }
