@@ -86,6 +86,7 @@ func NewLoop(backend backends.Backend, ctx *context.Context, step StepGraph) (*L
 	if ctx == nil {
 		ctx = context.New()
 	}
+	ctx = ctx.Checked(false) // reuse trained variables (or create them, for a fresh model)
 	l := &Loop{backend: backend, ctx: ctx, step: step}
 	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 		x, rng := l.step(ctx, in[0], in[1], in[2], in[3:])

@@ -118,7 +118,7 @@ func LossAt(ctx *context.Context, m Model, x0, y, t, eps *Node, l1 bool) *Node {
 func Loss(ctx *context.Context, m Model, x0, y *Node, l1 bool) *Node {
 	g := x0.Graph()
 	B := x0.Shape().Dimensions[0]
-	t := ConvertDType(ctx.RandomIntN(g, m.Sched.T, shapes.Make(dtypes.Int32, B)), dtypes.Float32)
+	t := ConvertDType(ctx.RandomIntN(g, int32(m.Sched.T), shapes.Make(dtypes.Int32, B)), dtypes.Float32)
 	eps := ctx.RandomNormal(g, x0.Shape())
 	return LossAt(ctx, m, x0, y, t, eps, l1)
 }

@@ -46,7 +46,7 @@ func LossAt(ctx *context.Context, sigmas []float64, den diffusion.Denoiser, x0, 
 // Loss draws the level uniformly and z ~ N(0, I) from the context's random state.
 func Loss(ctx *context.Context, sigmas []float64, den diffusion.Denoiser, x0, cond *Node) *Node {
 	g := x0.Graph()
-	t := ConvertDType(ctx.RandomIntN(g, len(sigmas), shapes.Make(dtypes.Int32, x0.Shape().Dimensions[0])), dtypes.Float32)
+	t := ConvertDType(ctx.RandomIntN(g, int32(len(sigmas)), shapes.Make(dtypes.Int32, x0.Shape().Dimensions[0])), dtypes.Float32)
 	return LossAt(ctx, sigmas, den, x0, cond, t, ctx.RandomNormal(g, x0.Shape()))
 }
 
