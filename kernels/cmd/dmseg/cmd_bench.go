@@ -29,10 +29,11 @@ type torchResult struct {
 }
 
 type backendResult struct {
-	Info    engine.Info    `json:"backend"`
-	Params  int            `json:"params"`
-	Step    bench.Timing   `json:"train_step"`
-	Kernels []bench.Timing `json:"kernels"`
+	Info    engine.Info         `json:"backend"`
+	Params  int                 `json:"params"`
+	Step    bench.Timing        `json:"train_step"`
+	Kernels []bench.Timing      `json:"kernels"`
+	Models  []bench.ModelTiming `json:"models"`
 }
 
 func runBench(args []string) error {
@@ -47,6 +48,8 @@ better; 1.0 = parity).`)
 	reps := fs.Int("reps", 10, "timed repetitions per measurement on XLA (median); the pure-Go backend uses 1")
 	python := fs.String("python", "/usr/bin/python3", "Python with torch (Debian python3-torch); empty to skip the peer")
 	script := fs.String("torch-script", "scripts/bench_torch.py", "the PyTorch mirror of the probe network")
+	models := fs.String("models", "unet-cpu,dit-cpu", "registry configs whose forward and training step to time (dmseg params --list)")
+	modelBackends := fs.String("model-backends", "xla", "measure --models on backends whose name starts with this prefix (\"\" = all)")
 	torchDevice := fs.String("torch-device", "cpu", "device of the PyTorch peer: cpu or cuda (compare with --backends xla:cuda)")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +76,18 @@ better; 1.0 = parity).`)
 			float64(*batch)/step.Seconds, step.GFLOPs)
 		res.Kernels = append(res.Kernels, bench.Matmul(b, 1024, r), bench.ConvLayer(b, 16, 64, 32, r, false),
 			bench.ConvLayer(b, 16, 64, 32, r, true))
+		if *models != "" && strings.HasPrefix(info.Name, *modelBackends) {
+			for _, m := range strings.Split(*models, ",") {
+				m = strings.TrimSpace(m)
+				fmt.Fprintf(os.Stderr, "bench: %s: model %s ...\n", info.Name, m)
+				mt, err := bench.Model(b, m, *batch, max(1, r/2))
+				if err != nil {
+					return fmt.Errorf("model %s: %w", m, err)
+				}
+				fmt.Fprintf(os.Stderr, "bench: %s: %s\n", info.Name, mt)
+				res.Models = append(res.Models, mt)
+			}
+		}
 		results = append(results, res)
 	}
 	var torch *torchResult
@@ -124,6 +139,21 @@ better; 1.0 = parity).`)
 	for _, r := range results {
 		for _, k := range r.Kernels {
 			fmt.Fprintf(&md, "| %s | %s | %.2f | %.1f |\n", r.Info.Name, k.Name, k.Seconds*1e3, k.GFLOPs)
+		}
+	}
+	hasModels := false
+	for _, r := range results {
+		hasModels = hasModels || len(r.Models) > 0
+	}
+	if hasModels {
+		fmt.Fprintf(&md, "\n## Denoiser configurations (kernels/models/registry), epsilon-MSE + Adam\n\n")
+		fmt.Fprintf(&md, "| engine | config | params | input | batch | forward s | forward img/s | train step s | train img/s |\n")
+		fmt.Fprintf(&md, "|---|---|---:|---|---:|---:|---:|---:|---:|\n")
+		for _, r := range results {
+			for _, m := range r.Models {
+				fmt.Fprintf(&md, "| %s | %s | %d | %dx%d | %d | %.3f | %.1f | %.3f | %.1f |\n", r.Info.Name, m.Config,
+					m.Params, m.Size, m.Size, m.Batch, m.ForwardSec, m.ForwardImgS, m.TrainStepSec, m.TrainStepImgS)
+			}
 		}
 	}
 	for _, s := range skipped {
