@@ -295,7 +295,7 @@ func KID(a, b [][]float64, subsets, size int, seed uint64) (mean, std float64, e
 
 // PixelStats compares pixel statistics of two image sets (n*w*h values each).
 type PixelStats struct {
-	W1Intensity float64 `json:"w1_intensity"`   // Wasserstein-1 between all-pixel intensity distributions
+	W1Intensity float64 `json:"w1_intensity"`    // Wasserstein-1 between all-pixel intensity distributions
 	MeanImgRMSE float64 `json:"mean_image_rmse"` // RMS difference of the per-pixel mean images
 	StdImgRMSE  float64 `json:"std_image_rmse"`  // RMS difference of the per-pixel std images
 	MeanA       float64 `json:"mean_a"`
