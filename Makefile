@@ -9,7 +9,7 @@ GO ?= go
 DMSEG := $(ROOT)/bin/dmseg
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all setup build test vet bench reproduce notebooks train-all clean help
+.PHONY: all setup build test vet bench reproduce notebooks notebook-tools train-all clean help
 
 all: build
 
@@ -33,8 +33,12 @@ build: setup
 vet: setup
 	$(GO) vet ./...
 
-test: build vet
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+# The notebook test (kernels/notebooktest) executes notebooks/ headless; make test installs its tools.
+notebook-tools:
+	@./scripts/install-notebook-tools.sh
+
+test: build vet notebook-tools
+	DMSEG_REQUIRE_NOTEBOOKS=1 PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 bench: build
 	./scripts/bench.sh
