@@ -308,7 +308,13 @@ func (s *Sampler) Sample(n int, seed int64, progress diffusion.Progress) (*tenso
 	if err != nil {
 		return nil, err
 	}
-	opts := diffusion.Options{Seed: seed + 1, Progress: progress}
+	return s.SampleFrom(xT, seed+1, progress)
+}
+
+// SampleFrom runs the sampler from a given x_T [n,H,W,1]; noiseSeed seeds the
+// noise the sampler adds (unused by DDIM with eta 0).
+func (s *Sampler) SampleFrom(xT *tensors.Tensor, noiseSeed int64, progress diffusion.Progress) (*tensors.Tensor, error) {
+	opts := diffusion.Options{Seed: noiseSeed, Progress: progress}
 	if s.anc != nil {
 		return s.anc.Sample(xT, nil, opts)
 	}
