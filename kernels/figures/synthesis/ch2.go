@@ -177,7 +177,7 @@ func Figure12(x0 []float32, rows []DenoiseRow, size int, stamp string) ([]byte, 
 
 // QualityResult is the sample-quality table of chapter 2.
 type QualityResult struct {
-	Generated quality.Report `json:"generated"` // DDIM samples vs held-out phantoms
+	Generated quality.Report `json:"generated"`  // DDIM samples vs held-out phantoms
 	RealFloor quality.Report `json:"real_floor"` // other real phantoms (val split) vs held-out: the best reachable
 	Noise     quality.Report `json:"noise"`      // N(0, 0.5^2) clipped noise images vs held-out: a bad reference
 	Blur      quality.Report `json:"blurred"`    // held-out-sized real images (val) box-blurred 5x5: a mild degradation
