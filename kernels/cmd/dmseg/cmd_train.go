@@ -32,9 +32,17 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	out := fs.String("out", "", "working folder for checkpoints and the loss curve (default .cache/runs/NAME)")
 	stopAt := fs.Int64("stop-at", 0, "stop with a checkpoint after this step (for testing resume)")
 	artifactsRoot := fs.String("artifacts", "", "artifacts folder (default $DMSEG_ARTIFACTS or <checkout>/artifacts)")
+	list := fs.Bool("list", false, "list the experiments with their descriptions and exit")
 	be := backendFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *list {
+		for _, n := range experiments.Names() {
+			e, _ := experiments.Get(n)
+			fmt.Printf("%s\n    model %s, %d steps x batch %d, lr %s %g\n    %s\n", n, e.Model, e.Train.Steps, e.Train.BatchSize, e.Train.LR.Schedule, e.Train.LR.LR, e.Description)
+		}
+		return nil
 	}
 	if *name == "" {
 		fs.Usage()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make train-all: retrain every experiment that fits this machine and store new artifacts, then record
+# their metrics and regenerate the figures. Slow (chapter 2 on 2 CPU cores: about an hour).
+#
+#   TRAIN_EXPERIMENTS  space-separated experiment names (default: the CPU-sized ones)
+#   TRAIN_RESUME=1     continue interrupted runs from .cache/runs/NAME instead of starting over
+#   DMSEG_BACKEND      backend (the *-paper experiments need a GPU: DMSEG_BACKEND=xla:cuda)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export GOMLX_NO_AUTO_INSTALL=1
+export DMSEG_PJRT_DIR="${DMSEG_PJRT_DIR:-$ROOT/.pjrt}"
+export PJRT_PLUGIN_LIBRARY_PATH="${PJRT_PLUGIN_LIBRARY_PATH:-$ROOT/.pjrt}"
+mkdir -p bin .cache/runs
+go build -o bin/dmseg ./kernels/cmd/dmseg
+go build -o bin/fig-ch2 ./kernels/figures/synthesis/cmd/fig-ch2
+exps=${TRAIN_EXPERIMENTS:-ch2-ddpm-uncond-cpu}
+for e in $exps; do
+  echo "== training $e ($(date -u +%H:%M:%S)); log: .cache/train-$e.log"
+  args=(train --experiment "$e")
+  if [ "${TRAIN_RESUME:-0}" = 1 ] && [ -f ".cache/runs/$e/checkpoint.dmck" ]; then args+=(--resume); fi
+  id=$(bin/dmseg "${args[@]}" 2> >(tee ".cache/train-$e.log" >&2) | tail -1)
+  if [ -z "$id" ]; then
+    echo "train-all.sh: $e stopped before its step budget; rerun with TRAIN_RESUME=1" >&2
+    exit 1
+  fi
+  echo "== $e -> artifact $id"
+  case "$e" in
+    ch2-ddpm-uncond-*) bin/fig-ch2 --artifact "$id" --out plots --record ;;
+  esac
+done
+bin/dmseg artifacts verify
