@@ -20,7 +20,7 @@ if ! command -v goimports >/dev/null 2>&1; then
   go install golang.org/x/tools/cmd/goimports@v0.52.0
 fi
 
-if ! gonb --version 2>&1 | grep -q "v0.11.1"; then
+if [[ "$(gonb --version 2>&1 || true)" != *v0.11.1* ]]; then
   echo "install-notebook-tools: building GoNB v0.11.1" >&2
   d="$(mktemp -d)"
   (cd "$d" && go mod init tools >/dev/null 2>&1 && go get github.com/janpfeifer/gonb@v0.11.1 >/dev/null 2>&1 && go install github.com/janpfeifer/gonb)

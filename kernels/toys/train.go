@@ -5,8 +5,10 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/diffusion/bbdm"
 	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
+	"github.com/dmseg/dmseg/kernels/diffusion/ncsn"
 	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -84,4 +86,11 @@ func TrainBridge(backend backends.Backend, ctx *context.Context, m bbdm.Model, x
 	cfg = cfg.withDefaults()
 	loss := func(ctx *context.Context, batch []*Node) *Node { return bbdm.Loss(ctx, m, batch[0], batch[1], true) }
 	return run(backend, ctx, loss, batches(cfg, x0, y), cfg)
+}
+
+// TrainNCSN fits den to the points by denoising score matching over the noise levels sigmas (ncsn.Loss).
+func TrainNCSN(backend backends.Backend, ctx *context.Context, sigmas []float64, den diffusion.Denoiser, points []float32, cfg TrainConfig) (*train.Result, error) {
+	cfg = cfg.withDefaults()
+	loss := func(ctx *context.Context, batch []*Node) *Node { return ncsn.Loss(ctx, sigmas, den, batch[0], nil) }
+	return run(backend, ctx, loss, batches(cfg, points), cfg)
 }

@@ -13,6 +13,7 @@ import (
 	"math"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // Gaussian is a D-dimensional normal target, stored by its eigendecomposition Sigma = U diag(Lambda) U^T.
@@ -138,3 +139,28 @@ func (g *Gaussian) Eps(x, a, b *Node) *Node { _, e := g.posterior(x, a, b); retu
 
 // X0 returns E[x_0|x] for x = a x_0 + b eps, x [B, D], a and b float32 [B].
 func (g *Gaussian) X0(x, a, b *Node) *Node { x0, _ := g.posterior(x, a, b); return x0 }
+
+// Moments returns the sample mean and covariance (n-1 normalised) of the rows of an [N, D] float32 tensor.
+func Moments(x *tensors.Tensor) (mean []float64, cov [][]float64) {
+	d := x.Shape().Dimensions
+	n, D := d[0], d[1]
+	v := tensors.MustCopyFlatData[float32](x)
+	mean = make([]float64, D)
+	for i := 0; i < n; i++ {
+		for j := 0; j < D; j++ {
+			mean[j] += float64(v[i*D+j]) / float64(n)
+		}
+	}
+	cov = make([][]float64, D)
+	for j := range cov {
+		cov[j] = make([]float64, D)
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < D; j++ {
+			for k := 0; k < D; k++ {
+				cov[j][k] += (float64(v[i*D+j]) - mean[j]) * (float64(v[i*D+k]) - mean[k]) / float64(n-1)
+			}
+		}
+	}
+	return
+}

@@ -20,7 +20,7 @@ import (
 )
 
 // Palette is the colour cycle of every figure.
-var Palette = []color.RGBA{
+var Palette = []color.NRGBA{
 	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
 	{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255},
 }
@@ -141,6 +141,7 @@ func Row(lim float64, panels ...Panel) ([]byte, error) {
 
 // Trajectories draws the paths of a few points through a sampler (paths[k] is the flat
 // [x0, y0, ...] state after step k, all of the same length), over start and end clouds.
+// Long paths are thinned to at most 200 evenly spaced states (first and last kept).
 func Trajectories(title string, lim float64, paths [][]float32, maxPaths int, start, end Cloud) ([]byte, error) {
 	p, err := scatterPlot(title, lim, start, end)
 	if err != nil {
@@ -148,6 +149,14 @@ func Trajectories(title string, lim float64, paths [][]float32, maxPaths int, st
 	}
 	if len(paths) == 0 {
 		return render(p, 4.5*vg.Inch, 4.5*vg.Inch)
+	}
+	if len(paths) > 200 {
+		stride := (len(paths) + 198) / 199
+		var thin [][]float32
+		for k := 0; k < len(paths)-1; k += stride {
+			thin = append(thin, paths[k])
+		}
+		paths = append(thin, paths[len(paths)-1])
 	}
 	n := len(paths[0]) / 2
 	for j := 0; j < n && j < maxPaths; j++ {
@@ -159,7 +168,7 @@ func Trajectories(title string, lim float64, paths [][]float32, maxPaths int, st
 		if err != nil {
 			return nil, err
 		}
-		l.Color = color.RGBA{60, 60, 60, 110}
+		l.Color = color.NRGBA{60, 60, 60, 110}
 		l.Width = vg.Points(0.6)
 		p.Add(l)
 	}

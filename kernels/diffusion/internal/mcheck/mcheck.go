@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dmseg/dmseg/kernels/diffusion/analytic"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -18,37 +19,7 @@ var (
 )
 
 // Moments returns the sample mean and covariance of an [N, D] float32 tensor.
-func Moments(x *tensors.Tensor) (mean []float64, cov [][]float64) {
-	d := x.Shape().Dimensions
-	n, D := d[0], d[1]
-	v := tensors.MustCopyFlatData[float32](x)
-	mean = make([]float64, D)
-	for i := 0; i < n; i++ {
-		for j := 0; j < D; j++ {
-			mean[j] += float64(v[i*D+j])
-		}
-	}
-	for j := range mean {
-		mean[j] /= float64(n)
-	}
-	cov = make([][]float64, D)
-	for j := range cov {
-		cov[j] = make([]float64, D)
-	}
-	for i := 0; i < n; i++ {
-		for j := 0; j < D; j++ {
-			for k := 0; k < D; k++ {
-				cov[j][k] += (float64(v[i*D+j]) - mean[j]) * (float64(v[i*D+k]) - mean[k])
-			}
-		}
-	}
-	for j := range cov {
-		for k := range cov[j] {
-			cov[j][k] /= float64(n - 1)
-		}
-	}
-	return
-}
+func Moments(x *tensors.Tensor) (mean []float64, cov [][]float64) { return analytic.Moments(x) }
 
 // Check fails t unless the samples' mean and covariance match (mu, sigma) within
 // 4.5 standard errors plus an absolute slack for the sampler's discretisation bias.
