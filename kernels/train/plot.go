@@ -30,6 +30,7 @@ func PlotLossCSV(csvPath, pngPath, title string) error {
 	p.Y.Label.Text = "loss"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.X.Tick.Marker = intTicks{}
 	raw := make(plotter.XYs, 0, len(rows))
 	for _, r := range rows {
 		if r.Loss > 0 && !math.IsInf(r.Loss, 0) {
@@ -74,4 +75,17 @@ func PlotLossCSV(csvPath, pngPath, title string) error {
 		return err
 	}
 	return WriteFileAtomic(pngPath, buf.Bytes())
+}
+
+// intTicks are gonum's default ticks labelled as integers (steps).
+type intTicks struct{}
+
+func (intTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = fmt.Sprintf("%.0f", ts[i].Value)
+		}
+	}
+	return ts
 }
