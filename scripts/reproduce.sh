@@ -3,7 +3,9 @@
 # Never trains (that is `make train-all`). Every output is stamped with the artifact id, the commit of
 # the training run and of this code, and the backend.
 #
-#   REPRODUCE_FAST=1   fewer generated images for the quality table and no DDPM-1000 timing
+#   REPRODUCE_EVAL_N   generated images for the chapter 2 quality table (default 128; 256 = the experiment's)
+#   REPRODUCE_TIMING_N batch of the DDPM-1000 vs DDIM-50 timing (default 4; 0 skips it)
+#   REPRODUCE_FAST=1   64 images and no timing (a quick check)
 #   DMSEG_BACKEND      backend for all steps (default auto: CUDA, else XLA CPU, else pure Go)
 #
 # Other chapters add their own steps as executable scripts/reproduce.d/NN-name.sh (run in order,
@@ -40,7 +42,7 @@ if ! bin/dmseg artifacts show ch2-ddpm-uncond-cpu >/dev/null 2>&1; then
   echo "reproduce.sh: no committed artifact of ch2-ddpm-uncond-cpu in artifacts/; train it with 'make train-all'" >&2
   exit 1
 fi
-fig_args=(--artifact ch2-ddpm-uncond-cpu --out plots)
+fig_args=(--artifact ch2-ddpm-uncond-cpu --out plots --eval-n "${REPRODUCE_EVAL_N:-128}" --timing-n "${REPRODUCE_TIMING_N:-4}")
 if [ "${REPRODUCE_FAST:-0}" = 1 ]; then fig_args+=(--eval-n 64 --timing-n 0); fi
 bin/fig-ch2 "${fig_args[@]}"
 ls -l plots/fig10-* plots/fig12-*
