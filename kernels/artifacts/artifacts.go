@@ -40,8 +40,9 @@ const ManifestFile = "manifest.json"
 // WeightsFile is the checkpoint every training artifact holds.
 const WeightsFile = "checkpoint.dmck"
 
-// MaxRepoBytes: files above this size are referenced by hash, not committed.
-const MaxRepoBytes = 20 << 20
+// MaxRepoBytes: files above this size are referenced by hash, not committed
+// (a variable so tests can lower it).
+var MaxRepoBytes int64 = 20 << 20
 
 // EnvRoot overrides the artifacts folder.
 const EnvRoot = "DMSEG_ARTIFACTS"

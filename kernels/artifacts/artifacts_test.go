@@ -144,3 +144,41 @@ func TestListAndResolveErrors(t *testing.T) {
 		t.Errorf("want ambiguous, got %v", err)
 	}
 }
+
+func TestLargeFilesAreReferencedByHash(t *testing.T) {
+	root := t.TempDir()
+	a := makeArtifact(t, root)
+	old := MaxRepoBytes
+	MaxRepoBytes = 1000 // the checkpoint is larger than this
+	defer func() { MaxRepoBytes = old }()
+	if err := a.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	var ext []string
+	for _, f := range a.Manifest.Files {
+		if f.Stored == "external" {
+			ext = append(ext, f.Path)
+		}
+	}
+	if len(ext) != 1 || ext[0] != WeightsFile {
+		t.Fatalf("external files %v, want [%s]", ext, WeightsFile)
+	}
+	gi, err := os.ReadFile(filepath.Join(a.Dir, ".gitignore"))
+	if err != nil || !strings.Contains(string(gi), WeightsFile) {
+		t.Fatalf(".gitignore should list the large file: %q %v", gi, err)
+	}
+	if _, err := Open(root, a.Manifest.ID); err != nil {
+		t.Fatalf("present external file: %v", err)
+	}
+	p := a.Path(WeightsFile)
+	data, _ := os.ReadFile(p)
+	os.Remove(p)
+	_, err = Open(root, a.Manifest.ID)
+	if err == nil || !strings.Contains(err.Error(), "referenced by hash only") || !strings.Contains(err.Error(), WeightsFile) {
+		t.Fatalf("missing external file: want a clear error, got %v", err)
+	}
+	os.WriteFile(p, data, 0o644)
+	if _, err := Open(root, a.Manifest.ID); err != nil {
+		t.Fatalf("restored external file: %v", err)
+	}
+}
