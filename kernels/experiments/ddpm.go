@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -47,7 +48,11 @@ func (e Experiment) Validate() error {
 	if _, err := ddpm.ParseParam(e.Diffusion.Param); err != nil {
 		return fmt.Errorf("experiment %s: %w", e.Name, err)
 	}
-	return e.Train.Validate()
+	tc := e.Train
+	if tc.Steps == 0 && tc.Epochs > 0 && tc.StepsPerEpoch == 0 {
+		tc.StepsPerEpoch = 1 // filled from the data set when training starts
+	}
+	return tc.Validate()
 }
 
 // Schedule returns the experiment's DDPM schedule.
@@ -160,6 +165,12 @@ func TrainDDPM(e Experiment, o TrainOptions) (*TrainResult, error) {
 	stream, err := set.Stream(e.Data.ShuffleSeed, e.Train.BatchSize, true)
 	if err != nil {
 		return nil, err
+	}
+	if e.Train.Epochs > 0 {
+		e.Train.StepsPerEpoch = int64(stream.BatchesPerEpoch())
+		if e.Train.Steps == 0 {
+			e.Train.Steps = int64(math.Ceil(e.Train.Epochs * float64(e.Train.StepsPerEpoch)))
+		}
 	}
 	fmt.Fprintf(log, "experiment %s: %s, %d %s images %dx%d (fingerprint %.12s, %.1fs), model %s (%d parameters), %d steps x batch %d\n",
 		e.Name, set.Source, set.N, set.Split, set.H, set.W, set.Fingerprint(), dataSec, e.Model, rc.ModelParams, e.Train.Steps, e.Train.BatchSize)

@@ -22,6 +22,8 @@ type progressBar struct {
 	lossEMA  float64
 	haveLoss bool
 	drawn    bool
+	// stepsPerEpoch > 0 adds the epoch to the line.
+	stepsPerEpoch int64
 }
 
 func newProgressBar(w io.Writer, total, start int64) *progressBar {
@@ -56,6 +58,9 @@ func (p *progressBar) update(step int64, loss, imgPerSec, elapsed float64, doneT
 	bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
 	line := fmt.Sprintf("step %d/%d [%s] loss %.4g (smoothed %.4g) %.1f img/s ETA %s",
 		step, p.total, bar, loss, p.lossEMA, imgPerSec, eta)
+	if p.stepsPerEpoch > 0 {
+		line = fmt.Sprintf("epoch %.2f ", float64(step)/float64(p.stepsPerEpoch)) + line
+	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%s\x1b[K", line)
 		p.drawn = true

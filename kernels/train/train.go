@@ -40,7 +40,11 @@ func (f BatchFunc) Batch(step int64) ([]*tensors.Tensor, error) { return f(step)
 // Config is the optimisation part of an experiment. Zero values take the
 // defaults noted on each field.
 type Config struct {
-	Steps     int64    `json:"steps"`      // total optimisation steps of the run
+	Steps     int64    `json:"steps"`      // total optimisation steps of the run (0: from Epochs)
+	// Epochs, with StepsPerEpoch (set by the caller from the data set), gives the budget in
+	// epochs instead: Steps = ceil(Epochs * StepsPerEpoch) when Steps is 0.
+	Epochs        float64 `json:"epochs,omitempty"`
+	StepsPerEpoch int64   `json:"steps_per_epoch,omitempty"`
 	BatchSize int      `json:"batch_size"` // examples per step (for images/s and the record)
 	LR        LRConfig `json:"lr"`
 	Beta1     float64  `json:"adam_beta1"` // default 0.9
@@ -56,6 +60,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Steps == 0 && c.Epochs > 0 && c.StepsPerEpoch > 0 {
+		c.Steps = int64(math.Ceil(c.Epochs * float64(c.StepsPerEpoch)))
+	}
 	if c.Beta1 == 0 {
 		c.Beta1 = 0.9
 	}
@@ -78,7 +85,7 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if c.Steps < 1 {
-		return fmt.Errorf("train: steps must be >= 1, got %d", c.Steps)
+		return fmt.Errorf("train: the budget must be >= 1 step: set steps, or epochs and steps_per_epoch (got %d, %g, %d)", c.Steps, c.Epochs, c.StepsPerEpoch)
 	}
 	if c.BatchSize < 1 {
 		return fmt.Errorf("train: batch_size must be >= 1, got %d", c.BatchSize)
@@ -212,6 +219,7 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 	defer csvF.Close()
 
 	bar := newProgressBar(progress, cfg.Steps, st.Step)
+	bar.stepsPerEpoch = cfg.StepsPerEpoch
 	startStep := st.Step
 	runStart := time.Now()
 	lastCkpt := time.Now()

@@ -339,3 +339,20 @@ func TestLRSchedules(t *testing.T) {
 		t.Error("unknown schedule accepted")
 	}
 }
+
+func TestEpochBudget(t *testing.T) {
+	c := Config{Epochs: 2.5, StepsPerEpoch: 10, BatchSize: 4, LR: LRConfig{LR: 1e-3}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.withDefaults().Steps; got != 25 {
+		t.Errorf("2.5 epochs of 10 steps = %d steps, want 25", got)
+	}
+	c.Steps = 7 // an explicit step budget wins
+	if got := c.withDefaults().Steps; got != 7 {
+		t.Errorf("explicit steps: %d", got)
+	}
+	if err := (Config{Epochs: 3, BatchSize: 4, LR: LRConfig{LR: 1e-3}}).Validate(); err == nil || !strings.Contains(err.Error(), "steps_per_epoch") {
+		t.Errorf("epochs without steps_per_epoch: %v", err)
+	}
+}
