@@ -40,19 +40,19 @@ func (f BatchFunc) Batch(step int64) ([]*tensors.Tensor, error) { return f(step)
 // Config is the optimisation part of an experiment. Zero values take the
 // defaults noted on each field.
 type Config struct {
-	Steps     int64    `json:"steps"`      // total optimisation steps of the run (0: from Epochs)
+	Steps int64 `json:"steps"` // total optimisation steps of the run (0: from Epochs)
 	// Epochs, with StepsPerEpoch (set by the caller from the data set), gives the budget in
 	// epochs instead: Steps = ceil(Epochs * StepsPerEpoch) when Steps is 0.
-	Epochs        float64 `json:"epochs,omitempty"`
-	StepsPerEpoch int64   `json:"steps_per_epoch,omitempty"`
-	BatchSize int      `json:"batch_size"` // examples per step (for images/s and the record)
-	LR        LRConfig `json:"lr"`
-	Beta1     float64  `json:"adam_beta1"` // default 0.9
-	Beta2     float64  `json:"adam_beta2"` // default 0.999
-	Eps       float64  `json:"adam_eps"`   // default 1e-8
-	ClipNorm  float64  `json:"clip_norm"`  // global-norm clipping threshold; 0 = off
-	EMADecay  float64  `json:"ema_decay"`  // EMA of the weights; 0 = off
-	Seed      int64    `json:"seed"`       // seeds initialisation and the in-graph RNG
+	Epochs        float64  `json:"epochs,omitempty"`
+	StepsPerEpoch int64    `json:"steps_per_epoch,omitempty"`
+	BatchSize     int      `json:"batch_size"` // examples per step (for images/s and the record)
+	LR            LRConfig `json:"lr"`
+	Beta1         float64  `json:"adam_beta1"` // default 0.9
+	Beta2         float64  `json:"adam_beta2"` // default 0.999
+	Eps           float64  `json:"adam_eps"`   // default 1e-8
+	ClipNorm      float64  `json:"clip_norm"`  // global-norm clipping threshold; 0 = off
+	EMADecay      float64  `json:"ema_decay"`  // EMA of the weights; 0 = off
+	Seed          int64    `json:"seed"`       // seeds initialisation and the in-graph RNG
 
 	CheckpointEvery   int64   `json:"checkpoint_every"`   // steps between checkpoints; 0 = only at the end
 	CheckpointSeconds float64 `json:"checkpoint_seconds"` // also checkpoint after this many seconds; 0 = off
