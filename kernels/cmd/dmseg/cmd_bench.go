@@ -50,6 +50,7 @@ better; 1.0 = parity).`)
 	script := fs.String("torch-script", "scripts/bench_torch.py", "the PyTorch mirror of the probe network")
 	models := fs.String("models", "unet-cpu,dit-cpu", "registry configs whose forward and training step to time (dmseg params --list)")
 	modelBackends := fs.String("model-backends", "xla", "measure --models on backends whose name starts with this prefix (\"\" = all)")
+	modelsOnly := fs.Bool("models-only", false, "time only --models (no probe network, kernels or PyTorch peer)")
 	torchDevice := fs.String("torch-device", "cpu", "device of the PyTorch peer: cpu or cuda (compare with --backends xla:cuda)")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
 	if err := fs.Parse(args); err != nil {
@@ -69,13 +70,16 @@ better; 1.0 = parity).`)
 		if info.Name == "go" {
 			r = 1
 		}
-		fmt.Fprintf(os.Stderr, "bench: %s: probe-unet training step, batch %d, %d reps ...\n", info, *batch, r)
-		step, params := bench.TrainStep(b, *batch, r)
-		res := backendResult{Info: info, Params: params, Step: step}
-		fmt.Fprintf(os.Stderr, "bench: %s: %.3f s/step, %.1f images/s, %.1f GFLOP/s\n", info.Name, step.Seconds,
-			float64(*batch)/step.Seconds, step.GFLOPs)
-		res.Kernels = append(res.Kernels, bench.Matmul(b, 1024, r), bench.ConvLayer(b, 16, 64, 32, r, false),
-			bench.ConvLayer(b, 16, 64, 32, r, true))
+		res := backendResult{Info: info}
+		if !*modelsOnly {
+			fmt.Fprintf(os.Stderr, "bench: %s: probe-unet training step, batch %d, %d reps ...\n", info, *batch, r)
+			step, params := bench.TrainStep(b, *batch, r)
+			res.Params, res.Step = params, step
+			fmt.Fprintf(os.Stderr, "bench: %s: %.3f s/step, %.1f images/s, %.1f GFLOP/s\n", info.Name, step.Seconds,
+				float64(*batch)/step.Seconds, step.GFLOPs)
+			res.Kernels = append(res.Kernels, bench.Matmul(b, 1024, r), bench.ConvLayer(b, 16, 64, 32, r, false),
+				bench.ConvLayer(b, 16, 64, 32, r, true))
+		}
 		if *models != "" && strings.HasPrefix(info.Name, *modelBackends) {
 			for _, m := range strings.Split(*models, ",") {
 				m = strings.TrimSpace(m)
@@ -92,7 +96,7 @@ better; 1.0 = parity).`)
 	}
 	var torch *torchResult
 	var torchErr string
-	if *python != "" {
+	if *python != "" && !*modelsOnly {
 		fmt.Fprintf(os.Stderr, "bench: PyTorch peer (%s %s) ...\n", *python, *script)
 		cmd := exec.Command(*python, *script, fmt.Sprint(*batch), fmt.Sprint(*reps), fmt.Sprint(runtime.NumCPU()), *torchDevice)
 		var stderr bytes.Buffer
@@ -118,6 +122,9 @@ better; 1.0 = parity).`)
 	fmt.Fprintf(&md, "FLOPs per step (convolutions only, 3x forward): %.2f GFLOP.\n\n", 3*bench.ProbeUNetForwardFLOPs()*float64(*batch)/1e9)
 	fmt.Fprintf(&md, "| engine | params | s/step | images/s | GFLOP/s | time / PyTorch |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
+		if r.Step.Seconds == 0 {
+			continue
+		}
 		rel := "n/a"
 		if torch != nil {
 			q := r.Step.Seconds / torch.Seconds
