@@ -281,6 +281,10 @@ type SamplerTiming struct {
 	Ratio          float64 `json:"ratio"`           // DDPM seconds / DDIM seconds
 	IdealRatio     float64 `json:"ideal_ratio"`     // DDPMSteps / DDIMSteps (network calls)
 	CompileSeconds float64 `json:"compile_seconds"` // first (warm-up) call of both, excluded above
+
+	// The images of the timed runs (same x_T for both), n*H*W each.
+	DDPMImages []float32 `json:"-"`
+	DDIMImages []float32 `json:"-"`
 }
 
 // TimeSamplers measures one batch of n images with ancestral DDPM (all T
@@ -308,7 +312,8 @@ func TimeSamplers(backend backends.Backend, l *experiments.Loaded, n int, seed i
 	}
 	st.CompileSeconds = time.Since(c0).Seconds()
 	t0 := time.Now()
-	if _, err := dd.SampleFrom(xT, seed+1, nil); err != nil {
+	ddimOut, err := dd.SampleFrom(xT, seed+1, nil)
+	if err != nil {
 		return nil, err
 	}
 	st.DDIMSeconds = time.Since(t0).Seconds()
@@ -317,7 +322,7 @@ func TimeSamplers(backend backends.Backend, l *experiments.Loaded, n int, seed i
 	var firstStep time.Duration
 	t1 := time.Now()
 	first := true
-	_, err = anc.SampleFrom(xT, seed+1, func(done, total int) {
+	ancOut, err := anc.SampleFrom(xT, seed+1, func(done, total int) {
 		if first {
 			firstStep = time.Since(t1)
 			first = false
@@ -332,7 +337,28 @@ func TimeSamplers(backend backends.Backend, l *experiments.Loaded, n int, seed i
 	st.DDPMSeconds = time.Since(t1).Seconds() * float64(T) / float64(T-1)
 	st.CompileSeconds += firstStep.Seconds()
 	st.DDPMSteps, st.DDIMSteps = T, dd.Steps()
+	if st.DDPMImages, err = tensors.CopyFlatData[float32](ancOut); err != nil {
+		return nil, err
+	}
+	if st.DDIMImages, err = tensors.CopyFlatData[float32](ddimOut); err != nil {
+		return nil, err
+	}
 	st.Ratio = st.DDPMSeconds / st.DDIMSeconds
 	st.IdealRatio = float64(T) / float64(dd.Steps())
 	return st, nil
+}
+
+// FigureSamplers shows the timed DDPM and DDIM samples from the same x_T one above the other.
+func FigureSamplers(t *SamplerTiming, size int, stamp string) ([]byte, error) {
+	all := append(append([]float32{}, t.DDPMImages...), t.DDIMImages...)
+	imgs, err := ToGray(all, 2*t.N, size, size)
+	if err != nil {
+		return nil, err
+	}
+	grid, err := Grid(imgs, t.N, 3, 2)
+	if err != nil {
+		return nil, err
+	}
+	title := fmt.Sprintf("Same x_T, same weights: ancestral DDPM (%d steps, %.1f s) vs DDIM (%d steps, %.1f s)", t.DDPMSteps, t.DDPMSeconds, t.DDIMSteps, t.DDIMSeconds)
+	return Labeled(grid, title, nil, []string{fmt.Sprintf("DDPM-%d", t.DDPMSteps), fmt.Sprintf("DDIM-%d", t.DDIMSteps)}, stamp, 2+1.3*float64(t.N))
 }

@@ -128,6 +128,13 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		pngS, err := synthesis.FigureSamplers(timing, size, stamp)
+		if err != nil {
+			return err
+		}
+		if err := train.WriteFileAtomic(filepath.Join(*out, "fig10-ddpm-vs-ddim.png"), pngS); err != nil {
+			return err
+		}
 		md += fmt.Sprintf("\n## Sampling time, same artifact, batch %d\n\n| sampler | network calls | seconds | per image |\n|---|---|---|---|\n"+
 			"| DDPM ancestral | %d | %.1f | %.2f |\n| DDIM (eta 0) | %d | %.1f | %.2f |\n\nDDIM speed-up: %.1fx (network-call ratio %.0fx); compilation (excluded) %.1f s.\n",
 			timing.N, timing.DDPMSteps, timing.DDPMSeconds, timing.DDPMSeconds/float64(timing.N),
