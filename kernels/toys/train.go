@@ -21,6 +21,8 @@ type TrainConfig struct {
 	Steps     int     // default 3000
 	BatchSize int     // default 256
 	LR        float64 // Adam learning rate, default 2e-3
+	// LRFinal > 0 decays the rate linearly from LR to LRFinal over the run (else constant).
+	LRFinal float64
 	Seed      int64
 	// Progress receives train.Run's progress output (nil: silent).
 	Progress io.Writer
@@ -66,9 +68,13 @@ func run(backend backends.Backend, ctx *context.Context, loss train.LossFn, b tr
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	lr := train.LRConfig{Schedule: "constant", LR: cfg.LR}
+	if cfg.LRFinal > 0 {
+		lr = train.LRConfig{Schedule: "linear", LR: cfg.LR, LRFinal: cfg.LRFinal}
+	}
 	return train.Run(backend, ctx, loss, b, train.Config{
 		Steps: int64(cfg.Steps), BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		LR: train.LRConfig{Schedule: "constant", LR: cfg.LR}, LogEvery: 50,
+		LR: lr, LogEvery: 50,
 	}, train.Options{OutDir: dir, Progress: cfg.Progress})
 }
 
