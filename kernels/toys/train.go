@@ -23,7 +23,7 @@ type TrainConfig struct {
 	LR        float64 // Adam learning rate, default 2e-3
 	// LRFinal > 0 decays the rate linearly from LR to LRFinal over the run (else constant).
 	LRFinal float64
-	Seed      int64
+	Seed    int64
 	// Progress receives train.Run's progress output (nil: silent).
 	Progress io.Writer
 }
