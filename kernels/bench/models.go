@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 
 	"github.com/dmseg/dmseg/kernels/models/registry"
 	"github.com/gomlx/gomlx/backends"
@@ -22,6 +24,24 @@ type ModelTiming struct {
 	TrainStepSec  float64 `json:"train_step_seconds"`
 	ForwardImgS   float64 `json:"forward_images_per_second"`
 	TrainStepImgS float64 `json:"train_step_images_per_second"`
+	PeakRSSMiB    float64 `json:"peak_rss_mib,omitempty"` // peak resident memory of the measuring process
+}
+
+// PeakRSSMiB returns this process's peak resident set size (VmHWM) in MiB, or 0 where /proc is absent.
+func PeakRSSMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%f kB", &kb); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
 }
 
 // Model times the forward pass and the training step (epsilon-prediction MSE, Adam) of a registry

@@ -17,6 +17,54 @@ import (
 
 func init() {
 	register("bench", "training-step benchmark on each backend vs PyTorch CPU; writes thesis/PERFORMANCE.md", runBench)
+	register("bench-model", "time one denoiser config in a fresh process (peak memory); used by bench", runBenchModel)
+}
+
+// benchModelInChild measures one model in a child process, so that its peak memory is its own.
+func benchModelInChild(backend, config string, batch, reps int) (bench.ModelTiming, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return bench.ModelTiming{}, err
+	}
+	cmd := exec.Command(exe, "bench-model", "--backend", backend, "--config", config,
+		"--batch", fmt.Sprint(batch), "--reps", fmt.Sprint(reps))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return bench.ModelTiming{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var mt bench.ModelTiming
+	if err := json.Unmarshal(bytes.TrimSpace(outb), &mt); err != nil {
+		return mt, fmt.Errorf("parsing bench-model output %q: %w", outb, err)
+	}
+	return mt, nil
+}
+
+func runBenchModel(args []string) error {
+	fs := newFlags("bench-model", "--config NAME [--backend B] [--batch 16] [--reps 3]",
+		`Times the forward pass and the training step (epsilon MSE + Adam) of one registry configuration at
+its native size and prints one JSON line, including this process's peak resident memory.`)
+	backend := backendFlag(fs)
+	config := fs.String("config", "", "denoiser configuration (dmseg params --list)")
+	batch := fs.Int("batch", 16, "batch size")
+	reps := fs.Int("reps", 3, "timed repetitions (median)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *config == "" {
+		return fmt.Errorf("--config is required")
+	}
+	b, _, err := openBackend(*backend)
+	if err != nil {
+		return err
+	}
+	mt, err := bench.Model(b, *config, *batch, *reps)
+	if err != nil {
+		return err
+	}
+	mt.PeakRSSMiB = bench.PeakRSSMiB()
+	return json.NewEncoder(os.Stdout).Encode(mt)
 }
 
 type torchResult struct {
@@ -49,7 +97,7 @@ better; 1.0 = parity).`)
 	python := fs.String("python", "/usr/bin/python3", "Python with torch (Debian python3-torch); empty to skip the peer")
 	script := fs.String("torch-script", "scripts/bench_torch.py", "the PyTorch mirror of the probe network")
 	models := fs.String("models", "unet-cpu,dit-cpu", "registry configs whose forward and training step to time (dmseg params --list)")
-	modelBackends := fs.String("model-backends", "xla", "measure --models on backends whose name starts with this prefix (\"\" = all)")
+	modelBackends := fs.String("model-backends", "", "measure --models on backends whose name starts with this prefix (\"\" = all)")
 	modelsOnly := fs.Bool("models-only", false, "time only --models (no probe network, kernels or PyTorch peer)")
 	torchDevice := fs.String("torch-device", "cpu", "device of the PyTorch peer: cpu or cuda (compare with --backends xla:cuda)")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
@@ -84,7 +132,7 @@ better; 1.0 = parity).`)
 			for _, m := range strings.Split(*models, ",") {
 				m = strings.TrimSpace(m)
 				fmt.Fprintf(os.Stderr, "bench: %s: model %s ...\n", info.Name, m)
-				mt, err := bench.Model(b, m, *batch, max(1, r/2))
+				mt, err := benchModelInChild(info.Name, m, *batch, max(1, r/2))
 				if err != nil {
 					return fmt.Errorf("model %s: %w", m, err)
 				}
@@ -154,12 +202,12 @@ better; 1.0 = parity).`)
 	}
 	if hasModels {
 		fmt.Fprintf(&md, "\n## Denoiser configurations (kernels/models/registry), epsilon-MSE + Adam\n\n")
-		fmt.Fprintf(&md, "| engine | config | params | input | batch | forward s | forward img/s | train step s | train img/s |\n")
-		fmt.Fprintf(&md, "|---|---|---:|---|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(&md, "| engine | config | params | input | batch | forward s | forward img/s | train step s | train img/s | peak RSS MiB |\n")
+		fmt.Fprintf(&md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range results {
 			for _, m := range r.Models {
-				fmt.Fprintf(&md, "| %s | %s | %d | %dx%d | %d | %.3f | %.1f | %.3f | %.1f |\n", r.Info.Name, m.Config,
-					m.Params, m.Size, m.Size, m.Batch, m.ForwardSec, m.ForwardImgS, m.TrainStepSec, m.TrainStepImgS)
+				fmt.Fprintf(&md, "| %s | %s | %d | %dx%d | %d | %.3f | %.1f | %.3f | %.1f | %.0f |\n", r.Info.Name, m.Config,
+					m.Params, m.Size, m.Size, m.Batch, m.ForwardSec, m.ForwardImgS, m.TrainStepSec, m.TrainStepImgS, m.PeakRSSMiB)
 			}
 		}
 	}
