@@ -24,7 +24,7 @@ import (
 )
 
 // Version changes whenever the rendered pixels change; it enters fingerprints.
-const Version = 1
+const Version = 2
 
 // Render is the internal rendering resolution.
 const Render = 256
@@ -117,23 +117,25 @@ func Generate(seed uint64, split Split, index, size int) *Sample {
 // that generation does not churn the garbage collector. Every buffer is fully rewritten
 // (or cleared) before use, so reuse cannot leak one sample into the next.
 type scratch struct {
-	vals, blur     []float32 // Render^2: attenuation image, horizontal blur pass
+	rend           renderer  // the renderer itself (its look-up tables are large)
+	vals, blur     []float32 // half^2: display image, horizontal blur pass
 	bones, vessels []float32 // canvN^2 canonical rasters
 	blobs          []float32 // infN^2 infection field
 	tex            [2][]float64
 	img, lung, inf *imageio.Gray // Render^2 outputs before downsampling
-	rowPad, rowOut []float32
+	rowPad, rowOut []float32     // half (+ blur padding)
+	rowUp          []float32     // Render
 }
 
 var scratchPool = sync.Pool{New: func() any {
 	n := Render
 	return &scratch{
-		vals: make([]float32, n*n), blur: make([]float32, n*n),
+		vals: make([]float32, half*half), blur: make([]float32, half*half),
 		bones: make([]float32, canvN*canvN), vessels: make([]float32, canvN*canvN),
 		blobs: make([]float32, infN*infN),
-		tex:   [2][]float64{make([]float64, n*n/4), make([]float64, n*n/4)},
+		tex:   [2][]float64{make([]float64, half*half), make([]float64, half*half)},
 		img:   imageio.NewGray(n, n), lung: imageio.NewGray(n, n), inf: imageio.NewGray(n, n),
-		rowOut: make([]float32, n),
+		rowPad: make([]float32, half+16), rowOut: make([]float32, half), rowUp: make([]float32, n),
 	}
 }}
 
@@ -141,7 +143,7 @@ var scratchPool = sync.Pool{New: func() any {
 // rendering
 
 const (
-	lutN   = 1024
+	lutN   = 512
 	lutMin = -1.6
 	lutMax = 1.6
 	canvN  = 256 // canonical rasters cover [-canvR, canvR]^2
@@ -182,10 +184,17 @@ type renderer struct {
 	trachX, trachW                  float64
 	vessels                         []float32 // canvN^2
 	vesAmp, texAmp                  float64
-	tex                             []float64 // (Render/2)^2, 1/f texture in image space
+	tex                             []float64 // half^2, 1/f texture in image space
 	breast, breastV                 float64
 	inf                             []float32 // infN^2 blob field, normalised to max 1
 	infAmp                          float64
+
+	// bounds derived from the anatomy, for skipping work
+	lungV0, lungV1 float64 // v range of both lungs
+	latMax         float64 // largest lateral lung extent |u|
+	bodyMax        float64 // largest trunk half width
+	heartM         float64 // heart bounding half-size (see heartAt)
+	noiseGen       normGen // per-pixel detector noise
 }
 
 func (r *renderer) u(lo, hi float64) float64 { return lo + (hi-lo)*r.rng.Float64() }
@@ -210,7 +219,8 @@ func lut(t *[lutN]float64, v float64) float64 {
 func lutV(i int) float64 { return lutMin + float64(i)*(lutMax-lutMin)/(lutN-1) }
 
 func newRenderer(seed uint64, split Split, index int, sc *scratch) *renderer {
-	r := &renderer{rng: rand.New(rand.NewPCG(seed, splitSalt(split)^(uint64(index)*0x9E3779B97F4A7C15))), sc: sc}
+	r := &sc.rend
+	*r = renderer{rng: rand.New(rand.NewPCG(seed, splitSalt(split)^(uint64(index)*0x9E3779B97F4A7C15))), sc: sc}
 	r.normal = r.rng.Float64() < 1.0/3
 	// acquisition
 	th := r.u(-6, 6) * math.Pi / 180
@@ -334,12 +344,24 @@ func newRenderer(seed uint64, split Split, index int, sc *scratch) *renderer {
 	r.vesAmp = r.u(0.08, 0.16)
 	r.texAmp = r.u(0.03, 0.06)
 	r.breast, r.breastV = r.u(0, 0.12), r.u(0.2, 0.45)
+	r.lungV0 = math.Min(r.apex[0], r.apex[1])
+	r.lungV1 = math.Max(r.costo[0], r.costo[1]) + 0.01
+	for s := 0; s < 2; s++ {
+		for _, l := range r.lat[s] {
+			r.latMax = math.Max(r.latMax, l)
+		}
+	}
+	for _, w := range r.bodyHW {
+		r.bodyMax = math.Max(r.bodyMax, w)
+	}
+	r.heartM = math.Max(r.ha, r.hb) * 1.001
 	r.vessels = r.drawVessels()
 	r.tex = r.texture()
 	if !r.normal {
 		r.infAmp = r.u(0.1, 0.3) * r.lungAir
 		r.inf = r.blobs()
 	}
+	r.noiseGen = newNormGen(r.rng.Uint64())
 	return r
 }
 
@@ -355,33 +377,52 @@ func clamp01(x float64) float64 {
 	return x
 }
 
-// lungBounds reports whether canonical (u, v) is inside lung side s (hard) and a soft depth in [0,1].
-func (r *renderer) lungAt(u, v float64) (inside bool, soft float64) {
+// lungAt reports whether canonical (u, v) is inside a lung (hard boundary), with its soft
+// depth in [0, 1] (distance to the nearest lung boundary over the edge width) and its height
+// dd above the diaphragm dome.
+func (r *renderer) lungAt(u, v float64) (inside bool, soft, dd float64) {
+	if v <= r.lungV0 || v >= r.lungV1 {
+		return false, 0, 0
+	}
 	au, s := u, 1
 	if u < 0 {
 		au, s = -u, 0
 	}
 	if v <= r.apex[s] || v >= r.costo[s]+0.01 {
-		return false, 0
+		return false, 0, 0
 	}
 	i, a := lutIndex(v)
 	med := r.med[s][i] + a*(r.med[s][i+1]-r.med[s][i])
 	lat := r.lat[s][i] + a*(r.lat[s][i+1]-r.lat[s][i])
 	dm, dl := au-med, lat-au
 	if dm <= 0 || dl <= 0 {
-		return false, 0
+		return false, 0, 0
 	}
-	dd := lut(&r.dome[s], au) - v
+	dd = lut(&r.dome[s], au) - v
 	if dd <= 0 {
-		return false, 0
+		return false, 0, 0
 	}
 	d := min(dm, dl, dd, v-r.apex[s])
-	return true, clamp01(d / r.edge)
+	return true, clamp01(d / r.edge), dd
 }
 
-// heartAt returns the ellipse radius^2 of (u, v) in the heart frame (< 1 inside).
+// bodyHalfWidth is the trunk's half width at canonical height v (0 above the neck).
+func (r *renderer) bodyHalfWidth(v float64) float64 {
+	if v <= r.neckTop {
+		return 0
+	}
+	return lut(&r.bodyHW, v)
+}
+
+// heartAt returns the ellipse radius^2 of (u, v) in the heart frame (< 1 inside); far
+// outside the heart's bounding box it returns 2 without evaluating the ellipse.
 func (r *renderer) heartAt(u, v float64) float64 {
+	// hr < 1 puts (du, dv') (dv' = 0.45 dv below the centre) inside an ellipse with
+	// semi-axes ha, hb, so |du| < M and -M < dv < M/0.45 with M = max(ha, hb)
 	du, dv := u-r.hx, v-r.hy
+	if du >= r.heartM || du <= -r.heartM || dv >= r.heartM/0.45 || dv <= -r.heartM {
+		return 2
+	}
 	if dv > 0 { // the lower half is stretched so the heart sits on the diaphragm
 		dv *= 0.45
 	}
@@ -390,19 +431,19 @@ func (r *renderer) heartAt(u, v float64) float64 {
 	return a*a + b*b
 }
 
-// canvSample bilinearly samples an n x n canonical raster covering [-canvR, canvR]^2.
-func canvSample(ras []float32, n int, u, v float64) float64 {
-	fx := (u+canvR)/(2*canvR)*float64(n) - 0.5
-	fy := (v+canvR)/(2*canvR)*float64(n) - 0.5
-	if fx < 0 || fy < 0 || fx >= float64(n-1) || fy >= float64(n-1) {
+// infAt bilinearly samples the infection field at canonical (u, v) (0 outside its raster).
+func (r *renderer) infAt(u, v float64) float64 {
+	const infScale = infN / (2 * canvR)
+	gx, gy := u*infScale+(infN/2-0.5), v*infScale+(infN/2-0.5)
+	if !(gx >= 0 && gy >= 0 && gx < infN-1 && gy < infN-1) {
 		return 0
 	}
-	x, y := int(fx), int(fy)
-	ax, ay := fx-float64(x), fy-float64(y)
-	i := y*n + x
-	top := float64(ras[i]) + ax*float64(ras[i+1]-ras[i])
-	bot := float64(ras[i+n]) + ax*float64(ras[i+n+1]-ras[i+n])
-	return top + ay*(bot-top)
+	x, y := int(gx), int(gy)
+	ax, ay := float32(gx-float64(x)), float32(gy-float64(y))
+	fb := r.inf[y*infN+x:]
+	top := fb[0] + ax*(fb[1]-fb[0])
+	bot := fb[infN] + ax*(fb[infN+1]-fb[infN])
+	return float64(top + ay*(bot-top))
 }
 
 // drawVessels rasterises two branching vessel trees from the hila into a canonical raster.
@@ -466,17 +507,18 @@ func (r *renderer) drawVessels() []float32 {
 	return ras
 }
 
-// texture makes a 1/f (amplitude halves per octave) noise field at (Render/2)^2 in image space.
+// texture makes a 1/f (amplitude halves per octave) noise field at half^2 in image space.
 func (r *renderer) texture() []float64 {
+	g := newNormGen(r.rng.Uint64())
 	n := 4
 	cur := r.sc.tex[0][:n*n]
 	for i := range cur {
-		cur[i] = r.rng.NormFloat64()
+		cur[i] = float64(g.next())
 	}
 	amp := 1.0
-	var xi0, xi1 [Render / 2]int
-	var xa [Render / 2]float64
-	for lvl := 1; n < Render/2; lvl++ {
+	var xi0, xi1 [half]int
+	var xa [half]float64
+	for lvl := 1; n < half; lvl++ {
 		m := 2 * n
 		next := r.sc.tex[lvl%2][:m*m]
 		// bilinear x2 upsampling with edge clamping; the x and y weights are the same table
@@ -500,7 +542,7 @@ func (r *renderer) texture() []float64 {
 		}
 		amp *= 0.5
 		for i := range next {
-			next[i] += amp * r.rng.NormFloat64()
+			next[i] += amp * float64(g.next())
 		}
 		cur, n = next, m
 	}
@@ -527,7 +569,7 @@ func (r *renderer) blobs() []float32 {
 			if s == 0 {
 				cu = -cu
 			}
-			if in, _ := r.lungAt(cu, cv); in && r.heartAt(cu, cv) > 1 {
+			if in, _, _ := r.lungAt(cu, cv); in && r.heartAt(cu, cv) > 1 {
 				break
 			}
 		}
@@ -556,33 +598,6 @@ func (r *renderer) blobs() []float32 {
 	return field
 }
 
-// bilin holds the cell and weights of a bilinear sample in an n x n canonical raster.
-type bilin struct {
-	i      int
-	ax, ay float32
-	ok     bool
-}
-
-func canvPos(n int, u, v float64) bilin {
-	fx := (u+canvR)/(2*canvR)*float64(n) - 0.5
-	fy := (v+canvR)/(2*canvR)*float64(n) - 0.5
-	if fx < 0 || fy < 0 || fx >= float64(n-1) || fy >= float64(n-1) {
-		return bilin{}
-	}
-	x, y := int(fx), int(fy)
-	return bilin{i: y*n + x, ax: float32(fx - float64(x)), ay: float32(fy - float64(y)), ok: true}
-}
-
-func (b bilin) sample(ras []float32, n int) float64 {
-	if !b.ok {
-		return 0
-	}
-	i := b.i
-	top := ras[i] + b.ax*(ras[i+1]-ras[i])
-	bot := ras[i+n] + b.ax*(ras[i+n+1]-ras[i+n])
-	return float64(top + b.ay*(bot-top))
-}
-
 // buildBones rasterises ribs, clavicles, spine and trachea (attenuation units) column by
 // column into a canonical canvN^2 raster.
 func (r *renderer) buildBones() []float32 {
@@ -605,6 +620,11 @@ func (r *renderer) buildBones() []float32 {
 			}
 			ras[y*canvN+col] += float32(amp * p)
 		}
+	}
+	var vert [canvN]float64 // vertebral body modulation of the spine by row
+	for y := range vert {
+		v := -canvR + (float64(y)+0.5)*px
+		vert[y] = 0.75 + 0.25*math.Cos(2*math.Pi*(v/0.11+r.spinePh))
 	}
 	for col := 0; col < canvN; col++ {
 		u := -canvR + (float64(col)+0.5)*px
@@ -642,9 +662,7 @@ func (r *renderer) buildBones() []float32 {
 		if d := u / r.spineW; d > -1 && d < 1 {
 			w := math.Sqrt(1 - d*d)
 			for y := 0; y < canvN; y++ {
-				v := -canvR + (float64(y)+0.5)*px
-				vert := 0.75 + 0.25*math.Cos(2*math.Pi*(v/0.11+r.spinePh))
-				ras[y*canvN+col] += float32(r.spineAmp * w * vert)
+				ras[y*canvN+col] += float32(r.spineAmp * w * vert[y])
 			}
 		}
 		if d := (u - r.trachX) / r.trachW; d > -1 && d < 1 {
@@ -660,18 +678,92 @@ func (r *renderer) buildBones() []float32 {
 	return ras
 }
 
-// render draws the 256x256 image, lung mask and infection mask into img, lung and inf
+// render draws the Render^2 image, lung mask and infection mask into img, lung and inf
 // (the masks must be zero on entry).
 //
-// The per-pixel loop is written for speed: (u, v) advance incrementally along a row, the
-// look-up-table position of v is computed once and shared by the body outline and the lung
-// bounds, the dome height found by the lung test is reused for the lung depth, the bone and
-// vessel rasters share one set of bilinear weights, and everything that is only defined on a
-// part of the canonical frame (lungs, heart, infection) is skipped outside its bounding box.
+// The masks are evaluated exactly at every Render^2 pixel. The image is smooth at that
+// scale (soft lung edges, blurred bones), so its attenuation is rendered at half resolution,
+// blurred there, upsampled bilinearly to Render^2, and only then given its per-pixel noise
+// and quantised.
 func (r *renderer) render(img, lung, inf *imageio.Gray) {
-	const n = Render
-	const tn = Render / 2
+	r.renderMasks(lung.Pix, inf.Pix)
 	vals := r.sc.vals
+	r.renderImage(vals)
+	if r.marker { // an "L", drawn before the blur like a lead marker on the detector
+		mx, my := r.markerX/2, r.markerY/2
+		for y := my; y < my+7; y++ {
+			for x := mx; x < mx+5; x++ {
+				if x < mx+2 || y > my+4 {
+					vals[y*half+x] = 0.97
+				}
+			}
+		}
+	}
+	r.blurHalf(vals)
+	r.upsampleNoiseQuantize(vals, img.Pix)
+}
+
+// half is the resolution at which the image (not the masks) is rendered.
+const half = Render / 2
+
+// span returns the pixel range [p0, p1) of [0, n) outside which a0 + p*da lies outside
+// (lo, hi); it may be wider than the exact set, never narrower.
+func span(a0, da, lo, hi float64, n int) (int, int) {
+	if da == 0 {
+		if a0 > lo && a0 < hi {
+			return 0, n
+		}
+		return 0, 0
+	}
+	p, q := (lo-a0)/da, (hi-a0)/da
+	if p > q {
+		p, q = q, p
+	}
+	p, q = max(p-1, 0), min(q+1, float64(n))
+	if p >= q {
+		return 0, 0
+	}
+	return int(p), int(math.Ceil(q))
+}
+
+// rowStart returns the canonical (u, v) of pixel 0 of row py on an n x n image grid and the
+// step (du, dv) from one pixel to the next.
+func (r *renderer) rowStart(py, n int) (u0, v0, du, dv float64) {
+	q0 := 0.5/float64(n/2) - 1
+	qy := (float64(py)+0.5)/float64(n/2) - 1
+	dq := 1 / float64(n/2)
+	u0 = (r.cosT*q0-r.sinT*qy)*r.invScale + r.sx
+	v0 = (r.sinT*q0+r.cosT*qy)*r.invScale + r.sy
+	return u0, v0, r.cosT * dq * r.invScale, r.sinT * dq * r.invScale
+}
+
+// renderMasks sets the lung mask (inside a lung and the trunk, outside the heart) and the
+// infection mask (infection field above half its maximum, inside the lung mask) on the
+// Render^2 grid, visiting only the pixels whose row position can reach a lung.
+func (r *renderer) renderMasks(lung, inf []uint8) {
+	const n = Render
+	for py := 0; py < n; py++ {
+		u0, v0, du, dv := r.rowStart(py, n)
+		a, b := span(v0, dv, r.lungV0, r.lungV1, n)
+		c, d := span(u0, du, -r.latMax, r.latMax, n)
+		lrow, irow := lung[py*n:py*n+n], inf[py*n:py*n+n]
+		for px := max(a, c); px < min(b, d); px++ {
+			u, v := u0+float64(px)*du, v0+float64(px)*dv
+			if in, _, _ := r.lungAt(u, v); !in || math.Abs(u) >= r.bodyHalfWidth(v) || r.heartAt(u, v) < 1 {
+				continue
+			}
+			lrow[px] = 255
+			if r.inf != nil && r.infAt(u, v) > 0.5 {
+				irow[px] = 255
+			}
+		}
+	}
+}
+
+// renderImage fills vals (half^2) with display values in [0, 1]: the summed attenuation of
+// every structure through the window/gamma transfer, times the vignetting.
+func (r *renderer) renderImage(vals []float32) {
+	const n = half
 	bones := r.buildBones()
 	// display transfer: window + gamma as a lookup table over attenuation
 	const tfN = 2048
@@ -683,148 +775,27 @@ func (r *renderer) render(img, lung, inf *imageio.Gray) {
 		tf[i] = float32(math.Pow(clamp01((a-r.lo)/(r.hi-r.lo)), r.gamma))
 	}
 	tf[tfN+1] = tf[tfN]
-	var txi [n]int
-	var txa [n]float64
-	for px := 0; px < n; px++ {
-		tx := (float64(px)+0.5)/2 - 0.5
-		tx0 := min(max(int(math.Floor(tx)), 0), tn-2)
-		txi[px], txa[px] = tx0, clamp01(tx-float64(tx0))
+	var q2 [n]float64
+	for p := range q2 {
+		q := (float64(p)+0.5)/(n/2) - 1
+		q2[p] = q * q
 	}
-	var qx2 [n]float64
-	for px := range qx2 {
-		qx := (0.5/(n/2) - 1) + float64(px)*(1.0/(n/2))
-		qx2[px] = qx * qx
-	}
-	const lutScale = (lutN - 1) / (lutMax - lutMin)
 	const canvScale = canvN / (2 * canvR)
-	const infScale = infN / (2 * canvR)
-	// hr < 1 puts (du, dv') (dv' = 0.45 dv below the centre) inside an ellipse with
-	// semi-axes ha, hb, so |du| < M and -M < dv < M/0.45 with M = max(ha, hb); outside that
-	// box the default hr = 2 gives the same result as evaluating the ellipse
-	heartM := math.Max(r.ha, r.hb) * 1.001
-	heartDown := heartM / 0.45
-	invHa, invHb := 1/r.ha, 1/r.hb
-	invEdge := 1 / r.edge
-	lungV0 := math.Min(r.apex[0], r.apex[1])
-	lungV1 := math.Max(r.costo[0], r.costo[1]) + 0.01
+	pix := r.invScale / (n / 2) // pixel size in canonical units
 	vig := r.vignette / 2
 	for py := 0; py < n; py++ {
-		qy := (float64(py)+0.5)/(n/2) - 1
-		ty := (float64(py)+0.5)/2 - 0.5
-		ty0 := min(max(int(math.Floor(ty)), 0), tn-2)
-		tay := clamp01(ty - float64(ty0))
-		trow := r.tex[ty0*tn : ty0*tn+2*tn]
-		q0 := 0.5/(n/2) - 1
-		dq := 1.0 / (n / 2)
-		u := (r.cosT*q0-r.sinT*qy)*r.invScale + r.sx
-		v := (r.sinT*q0+r.cosT*qy)*r.invScale + r.sy
-		du, dv := r.cosT*dq*r.invScale, r.sinT*dq*r.invScale
-		u, v = u-du, v-dv
+		u0, v0, du, dv := r.rowStart(py, n)
+		trow := r.tex[py*n : py*n+n]
 		vrow := vals[py*n : py*n+n]
-		lrow, irow := lung.Pix[py*n:py*n+n], inf.Pix[py*n:py*n+n]
-		qy2 := qy * qy
+		a0, b0 := span(v0, dv, r.neckTop-pix, 10, n)
+		c0, d0 := span(u0, du, -r.bodyMax-pix, r.bodyMax+pix, n)
+		p0, p1 := max(a0, c0), min(b0, d0)
 		for px := 0; px < n; px++ {
-			u += du
-			v += dv
-			// 1/f texture, generated at half resolution in image space
-			ti, tax := txi[px], txa[px]
-			tt := trow[ti] + tax*(trow[ti+1]-trow[ti])
-			tb := trow[ti+tn] + tax*(trow[ti+tn+1]-trow[ti+tn])
-			tex := tt + tay*(tb-tt)
-			a := r.bg
-			if v > r.neckTop {
-				// one look-up-table position of v for the body outline and the lung bounds
-				li, la := 0, 0.0
-				if fv := (v - lutMin) * lutScale; fv >= lutN-1 {
-					li, la = lutN-2, 1
-				} else if fv > 0 {
-					li = int(fv)
-					la = fv - float64(li)
-				}
-				hw := r.bodyHW[li] + la*(r.bodyHW[li+1]-r.bodyHW[li])
-				if t := u / hw; t*t < 1 {
-					th := math.Sqrt(1-t*t) * clamp01((v-r.neckTop)*20)
-					a += r.tissue * (0.55 + 0.45*th)
-					au, s := u, 1
-					if u < 0 {
-						au, s = -u, 0
-					}
-					// breast / pectoral soft tissue over the lower lateral chest
-					if bd := (v - r.breastV) * (1 / 0.3); bd > -1 && bd < 1 {
-						a += r.breast * (1 - bd*bd) * clamp01((au-0.2)*(1/0.3))
-					}
-					hr := 2.0
-					if du, dv := u-r.hx, v-r.hy; du < heartM && du > -heartM && dv < heartDown && dv > -heartM {
-						if dv > 0 { // the lower half is stretched so the heart sits on the diaphragm
-							dv *= 0.45
-						}
-						ha := (du*r.hc + dv*r.hs) * invHa
-						hb := (-du*r.hs + dv*r.hc) * invHb
-						hr = ha*ha + hb*hb
-					}
-					heartSoft := clamp01((1 - hr) * (1 / 0.35))
-					// bilinear position in the canonical bone/vessel raster
-					fx, fy := u*canvScale+(canvN/2-0.5), v*canvScale+(canvN/2-0.5)
-					var ci int
-					var cax, cay float32
-					cok := fx >= 0 && fy >= 0 && fx < canvN-1 && fy < canvN-1
-					if cok {
-						x, y := int(fx), int(fy)
-						ci, cax, cay = y*canvN+x, float32(fx-float64(x)), float32(fy-float64(y))
-					}
-					if v > lungV0 && v < lungV1 && v > r.apex[s] && v < r.costo[s]+0.01 {
-						med := r.med[s][li] + la*(r.med[s][li+1]-r.med[s][li])
-						lat := r.lat[s][li] + la*(r.lat[s][li+1]-r.lat[s][li])
-						if dm, dl := au-med, lat-au; dm > 0 && dl > 0 {
-							di, da := 0, 0.0
-							if fa := (au - lutMin) * lutScale; fa >= lutN-1 {
-								di, da = lutN-2, 1
-							} else if fa > 0 {
-								di = int(fa)
-								da = fa - float64(di)
-							}
-							dome := &r.dome[s]
-							if dd := dome[di] + da*(dome[di+1]-dome[di]) - v; dd > 0 {
-								soft := clamp01(min(dm, dl, dd, v-r.apex[s]) * invEdge)
-								depth := soft * (0.75 + 0.25*th) * (0.55 + 0.45*clamp01(dd*5))
-								a -= r.lungAir * depth * (1 - 0.85*heartSoft)
-								if hr >= 1 {
-									lrow[px] = 255
-								}
-								if cok {
-									ves := r.vessels[ci:]
-									top := ves[0] + cax*(ves[1]-ves[0])
-									bot := ves[canvN] + cax*(ves[canvN+1]-ves[canvN])
-									a += r.vesAmp * float64(top+cay*(bot-top)) * soft
-								}
-								if r.inf != nil {
-									gx, gy := u*infScale+(infN/2-0.5), v*infScale+(infN/2-0.5)
-									if gx >= 0 && gy >= 0 && gx < infN-1 && gy < infN-1 {
-										x, y := int(gx), int(gy)
-										ax, ay := float32(gx-float64(x)), float32(gy-float64(y))
-										fb := r.inf[y*infN+x:]
-										top := fb[0] + ax*(fb[1]-fb[0])
-										bot := fb[infN] + ax*(fb[infN+1]-fb[infN])
-										f := float64(top + ay*(bot-top))
-										if f > 0.5 && hr >= 1 {
-											irow[px] = 255
-										}
-										a += r.infAmp * f * soft * (1 + 0.5*tex)
-									}
-								}
-							}
-						}
-					}
-					a += r.heartAmp * heartSoft
-					if cok {
-						bn := bones[ci:]
-						top := bn[0] + cax*(bn[1]-bn[0])
-						bot := bn[canvN] + cax*(bn[canvN+1]-bn[canvN])
-						a += float64(top + cay*(bot-top))
-					}
-				}
+			tex := trow[px]
+			a := r.bg + r.texAmp*tex
+			if px >= p0 && px < p1 {
+				a += r.attenuation(u0+float64(px)*du, v0+float64(px)*dv, tex, bones, canvScale, pix)
 			}
-			a += r.texAmp * tex
 			var x float32
 			if f := (a - tfLo) * tfScale; f <= 0 {
 				x = tf[0]
@@ -834,34 +805,67 @@ func (r *renderer) render(img, lung, inf *imageio.Gray) {
 				fi := int(f)
 				x = tf[fi] + float32(f-float64(fi))*(tf[fi+1]-tf[fi])
 			}
-			vrow[px] = x * float32(1-vig*(qx2[px]+qy2))
+			vrow[px] = x * float32(1-vig*(q2[px]+q2[py]))
 		}
 	}
-	if r.marker {
-		for y := r.markerY; y < r.markerY+14; y++ {
-			for x := r.markerX; x < r.markerX+10; x++ {
-				if x < r.markerX+3 || y > r.markerY+10 { // an "L"
-					vals[y*n+x] = 0.97
-				}
-			}
+}
+
+// attenuation sums the trunk's structures at canonical (u, v) (0 outside the trunk).
+//
+// The trunk's outline is a hard edge; it is anti-aliased by weighting everything with the
+// fraction of a pixel (pix canonical units wide) that lies inside the outline.
+func (r *renderer) attenuation(u, v, tex float64, bones []float32, canvScale, pix float64) float64 {
+	hw := lut(&r.bodyHW, v)
+	au := math.Abs(u)
+	cover := clamp01((hw-au)/pix+0.5) * clamp01((v-r.neckTop)/pix+0.5)
+	if cover <= 0 {
+		return 0
+	}
+	t := min(au/hw, 1)
+	th := math.Sqrt(1-t*t) * clamp01((v-r.neckTop)*20)
+	a := r.tissue * (0.55 + 0.45*th)
+	// breast / pectoral soft tissue over the lower lateral chest
+	if bd := (v - r.breastV) * (1 / 0.3); bd > -1 && bd < 1 {
+		a += r.breast * (1 - bd*bd) * clamp01((au-0.2)*(1/0.3))
+	}
+	heartSoft := clamp01((1 - r.heartAt(u, v)) * (1 / 0.35))
+	// bilinear position in the canonical bone/vessel raster
+	fx, fy := u*canvScale+(canvN/2-0.5), v*canvScale+(canvN/2-0.5)
+	var ci int
+	var cax, cay float32
+	cok := fx >= 0 && fy >= 0 && fx < canvN-1 && fy < canvN-1
+	if cok {
+		x, y := int(fx), int(fy)
+		ci, cax, cay = y*canvN+x, float32(fx-float64(x)), float32(fy-float64(y))
+	}
+	if in, soft, dd := r.lungAt(u, v); in {
+		depth := soft * (0.75 + 0.25*th) * (0.55 + 0.45*clamp01(dd*5))
+		a -= r.lungAir * depth * (1 - 0.85*heartSoft)
+		if cok {
+			ves := r.vessels[ci:]
+			top := ves[0] + cax*(ves[1]-ves[0])
+			bot := ves[canvN] + cax*(ves[canvN+1]-ves[canvN])
+			a += r.vesAmp * float64(top+cay*(bot-top)) * soft
+		}
+		if r.inf != nil {
+			a += r.infAmp * r.infAt(u, v) * soft * (1 + 0.5*tex)
 		}
 	}
-	r.blurNoiseQuantize(vals, img.Pix)
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
+	a += r.heartAmp * heartSoft
+	if cok {
+		bn := bones[ci:]
+		top := bn[0] + cax*(bn[1]-bn[0])
+		bot := bn[canvN] + cax*(bn[canvN+1]-bn[canvN])
+		a += float64(top + cay*(bot-top))
 	}
-	return 0
+	return a * cover
 }
 
-// blurNoiseQuantize applies a separable Gaussian blur (sigma r.blur pixels, edge clamping)
-// to the Render^2 image src, adds Gaussian noise (one draw per pixel in row-major order)
-// and quantises to 8 bits into dst.
-func (r *renderer) blurNoiseQuantize(src []float32, dst []uint8) {
-	const n = Render
-	sigma := r.blur
+// blurHalf applies a separable Gaussian blur (sigma r.blur Render pixels, i.e. r.blur/2
+// half-resolution pixels; edge clamping) to the half^2 image in place.
+func (r *renderer) blurHalf(vals []float32) {
+	const n = half
+	sigma := r.blur / 2
 	rad := int(math.Ceil(2 * sigma))
 	k := make([]float32, 2*rad+1)
 	sum := 0.0
@@ -874,35 +878,59 @@ func (r *renderer) blurNoiseQuantize(src []float32, dst []uint8) {
 		k[i] = float32(math.Exp(-d*d/(2*sigma*sigma)) / sum)
 	}
 	tmp := r.sc.blur
-	if cap(r.sc.rowPad) < n+2*rad {
-		r.sc.rowPad = make([]float32, n+2*rad)
-	}
 	pad := r.sc.rowPad[:n+2*rad]
 	rows := make([][]float32, len(k))
-	for y := 0; y < n; y++ {
-		row := src[y*n : (y+1)*n]
+	for y := 0; y < n; y++ { // horizontal pass into tmp
+		row := vals[y*n : (y+1)*n]
 		copy(pad[rad:], row)
 		for i := 0; i < rad; i++ {
 			pad[i], pad[rad+n+i] = row[0], row[n-1]
 		}
-		// horizontal pass
 		for i := range k {
 			rows[i] = pad[i : i+n]
 		}
 		weightedSum(tmp[y*n:(y+1)*n], k, rows)
 	}
-	noise := float32(r.noise)
-	acc := r.sc.rowOut[:n]
-	for y := 0; y < n; y++ {
-		// vertical pass for row y
+	for y := 0; y < n; y++ { // vertical pass back into vals
 		for i := range k {
 			yy := min(max(y+i-rad, 0), n-1)
 			rows[i] = tmp[yy*n : (yy+1)*n]
 		}
-		weightedSum(acc, k, rows)
-		drow := dst[y*n : (y+1)*n]
-		for x, v := range acc {
-			v += noise * float32(r.rng.NormFloat64())
+		weightedSum(vals[y*n:(y+1)*n], k, rows)
+	}
+}
+
+// upsampleNoiseQuantize upsamples the half^2 image src bilinearly (pixel centres aligned,
+// edge clamping) to Render^2, adds Gaussian noise of standard deviation r.noise (one draw
+// per pixel, row-major) and quantises to 8 bits into dst.
+func (r *renderer) upsampleNoiseQuantize(src []float32, dst []uint8) {
+	const n = half
+	g := r.noiseGen
+	noise := float32(r.noise)
+	col := r.sc.rowOut[:n]
+	out := r.sc.rowUp[:Render]
+	for py := 0; py < Render; py++ {
+		// Render row py sits at half-row (py-0.5)/2: between rows j0 and j1 with weights w0, w1
+		j := py / 2
+		j0, j1, w0, w1 := j-1, j, float32(0.25), float32(0.75)
+		if py%2 == 1 {
+			j0, j1, w0, w1 = j, j+1, 0.75, 0.25
+		}
+		j0, j1 = max(j0, 0), min(j1, n-1)
+		s0, s1 := src[j0*n:j0*n+n], src[j1*n:j1*n+n]
+		for x := range col {
+			col[x] = w0*s0[x] + w1*s1[x]
+		}
+		out[0] = col[0]
+		for x := 0; x < n-1; x++ {
+			a, b := col[x], col[x+1]
+			out[2*x+1] = 0.75*a + 0.25*b
+			out[2*x+2] = 0.25*a + 0.75*b
+		}
+		out[Render-1] = col[n-1]
+		drow := dst[py*Render : py*Render+Render]
+		for x, v := range out {
+			v += noise * g.next()
 			switch {
 			case v <= 0:
 				drow[x] = 0
@@ -915,9 +943,8 @@ func (r *renderer) blurNoiseQuantize(src []float32, dst []uint8) {
 	}
 }
 
-// weightedSum sets out[x] = k[0]*rows[0][x] + k[1]*rows[1][x] + ... in float32, summed in
-// tap order (the same rounding as adding the taps one by one onto zero). Kernels of 3, 5
-// and 7 taps (blur radius 1-3) keep the sum in a register.
+// weightedSum sets out[x] = k[0]*rows[0][x] + k[1]*rows[1][x] + ... in float32. Kernels of
+// 3 and 5 taps (blur radius 1-2) keep the sum in a register.
 func weightedSum(out []float32, k []float32, rows [][]float32) {
 	n := len(out)
 	switch len(k) {
@@ -932,12 +959,6 @@ func weightedSum(out []float32, k []float32, rows [][]float32) {
 		r0, r1, r2, r3, r4 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n]
 		for x := range out {
 			out[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x] + w4*r4[x]
-		}
-	case 7:
-		w0, w1, w2, w3, w4, w5, w6 := k[0], k[1], k[2], k[3], k[4], k[5], k[6]
-		r0, r1, r2, r3, r4, r5, r6 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n], rows[5][:n], rows[6][:n]
-		for x := range out {
-			out[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x] + w4*r4[x] + w5*r5[x] + w6*r6[x]
 		}
 	default:
 		clear(out)

@@ -63,7 +63,10 @@ func TestDeterministic(t *testing.T) {
 
 // TestMaskStatistics checks anatomy-level facts over a batch: masks are binary, lungs cover a
 // plausible fraction, infection lies inside the lungs, about a third of cases are normal,
-// and lungs are darker than the rest of the body on average.
+// and the lungs are darker on average than the soft tissue under the diaphragm (the pixels
+// below the lowest lung row, within the lungs' horizontal extent) whenever there is some.
+// The whole trunk is not a fair reference: where the window saturates, its thin lateral
+// edges can be as dark as the lungs.
 func TestMaskStatistics(t *testing.T) {
 	ss := generateMany(11, Val, 120, 64)
 	normal := 0
@@ -81,20 +84,32 @@ func TestMaskStatistics(t *testing.T) {
 			if l == 255 {
 				lungN++
 				lungSum += float64(s.Image.Pix[p])
-			} else if s.Image.Pix[p] > 60 {
-				otherSum += float64(s.Image.Pix[p])
-				otherN++
 			}
 			if f == 255 {
 				infN++
+			}
+		}
+		w, h := s.Lung.W, s.Lung.H
+		xMin, xMax, yMax := w, -1, -1
+		for p, l := range s.Lung.Pix {
+			if l == 255 {
+				xMin, xMax, yMax = min(xMin, p%w), max(xMax, p%w), max(yMax, p/w)
+			}
+		}
+		for y := yMax + 3; y < h; y++ {
+			for x := xMin; x <= xMax; x++ {
+				if v := s.Image.Pix[y*w+x]; v > 60 {
+					otherSum += float64(v)
+					otherN++
+				}
 			}
 		}
 		frac := float64(lungN) / float64(len(s.Lung.Pix))
 		if frac < 0.12 || frac > 0.5 {
 			t.Errorf("sample %d: lung fraction %.3f outside [0.12, 0.5]", i, frac)
 		}
-		if lungSum/float64(lungN) >= otherSum/otherN {
-			t.Errorf("sample %d: lungs not darker than body", i)
+		if otherN > 0 && lungSum/float64(lungN) >= otherSum/otherN {
+			t.Errorf("sample %d: lungs (mean %.1f) not darker than the tissue under the diaphragm (mean %.1f)", i, lungSum/float64(lungN), otherSum/otherN)
 		}
 		if s.Normal {
 			normal++
