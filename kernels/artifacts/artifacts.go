@@ -73,7 +73,10 @@ func BackendFrom(i engine.Info) Backend {
 // Dataset identifies the training data.
 type Dataset struct {
 	Name        string `json:"name"`
-	Fingerprint string `json:"fingerprint"`
+	Fingerprint string `json:"fingerprint"` // the data source's own fingerprint (config and generator version)
+	// PixelsSHA256 hashes the training images themselves (count, size and 8-bit pixels),
+	// so a changed generator is caught even if its version was not bumped.
+	PixelsSHA256 string `json:"pixels_sha256,omitempty"`
 }
 
 // Git identifies the code.

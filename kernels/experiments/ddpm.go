@@ -1,6 +1,8 @@
 package experiments
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -199,7 +201,7 @@ func TrainDDPM(e Experiment, o TrainOptions) (*TrainResult, error) {
 	if err != nil {
 		return out, err
 	}
-	man.Dataset = artifacts.Dataset{Name: set.Source + "/" + set.Split, Fingerprint: set.Fingerprint()}
+	man.Dataset = artifacts.Dataset{Name: set.Source + "/" + set.Split, Fingerprint: set.Fingerprint(), PixelsSHA256: PixelsSHA256(set)}
 	man.Git = git
 	man.Backend = artifacts.BackendFrom(o.Info)
 	man.GoMLX = "v0.26.0"
@@ -262,6 +264,40 @@ func LoadDDPM(a *artifacts.Artifact) (*Loaded, error) {
 		}
 	}
 	return &Loaded{Artifact: a, Config: rc, Model: m, Ctx: ctx}, nil
+}
+
+// CheckData regenerates the training split with the current code and
+// compares its fingerprint with the one recorded in the artifact: a changed
+// data generator (or data folder) means held-out comparisons would measure a
+// distribution shift, not the model. It returns the fingerprints on mismatch.
+func (l *Loaded) CheckData() error {
+	e := l.Config.Experiment
+	set, err := e.LoadSplit(e.Data.TrainSplit)
+	if err != nil {
+		return err
+	}
+	if want := l.Artifact.Manifest.Dataset.PixelsSHA256; want != "" {
+		if got := PixelsSHA256(set); got != want {
+			return fmt.Errorf("artifact %s was trained on %s images whose pixels hash to %.16s…, but this code generates pixels hashing to %.16s… "+
+				"(the data generator changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
+				l.Artifact.Manifest.ID, l.Artifact.Manifest.Dataset.Name, want, got, l.Artifact.Manifest.Git.Commit)
+		}
+	}
+	want := l.Artifact.Manifest.Dataset.Fingerprint
+	if got := set.Fingerprint(); got != want {
+		return fmt.Errorf("artifact %s was trained on %s with fingerprint %.16s…, but this code generates fingerprint %.16s… "+
+			"(the data generator or data changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
+			l.Artifact.Manifest.ID, l.Artifact.Manifest.Dataset.Name, want, got, l.Artifact.Manifest.Git.Commit)
+	}
+	return nil
+}
+
+// PixelsSHA256 hashes a materialised set: "N H W" then every 8-bit image pixel.
+func PixelsSHA256(set *dataset.Set) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %d %d\n", set.N, set.H, set.W)
+	h.Write(set.Images)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // ImageSize is the side of the images the model was trained on.

@@ -67,7 +67,7 @@ func TestTinyExperimentEndToEnd(t *testing.T) {
 		t.Fatalf("no artifact: %+v", res.Train)
 	}
 	m := res.Artifact.Manifest
-	if m.Dataset.Fingerprint == "" || m.Seeds["train"] != 3 || m.Metrics["steps"] != 6 || m.WeightsSHA256 == "" {
+	if len(m.Dataset.PixelsSHA256) != 64 || m.Seeds["train"] != 3 || m.Metrics["steps"] != 6 || m.WeightsSHA256 == "" {
 		t.Errorf("manifest incomplete: %+v", m)
 	}
 	a, err := artifacts.Open(filepath.Join(root, "art"), "ch2-ddpm-uncond-tiny")
@@ -77,6 +77,13 @@ func TestTinyExperimentEndToEnd(t *testing.T) {
 	l, err := LoadDDPM(a)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := l.CheckData(); err != nil {
+		t.Fatalf("same code, same data: %v", err)
+	}
+	l.Artifact.Manifest.Dataset.PixelsSHA256 = strings.Repeat("0", 64) // as if the generator had changed
+	if err := l.CheckData(); err == nil || !strings.Contains(err.Error(), "pixels") {
+		t.Errorf("changed data not detected: %v", err)
 	}
 	s, err := l.NewSampler(b, "ddim", 0)
 	if err != nil {

@@ -40,6 +40,7 @@ func run() error {
 	gridN := flag.Int("grid", 36, "images in Figure 10")
 	timingN := flag.Int("timing-n", 8, "batch size of the DDPM vs DDIM timing (0 = skip)")
 	record := flag.Bool("record", false, "also write the metrics into the artifact's manifest (once, after training)")
+	allowDrift := flag.Bool("allow-data-drift", false, "continue when the current code generates different training data than the artifact's")
 	flag.Parse()
 
 	a, err := artifacts.Open(*root, *ref)
@@ -54,6 +55,12 @@ func run() error {
 	l, err := experiments.LoadDDPM(a)
 	if err != nil {
 		return err
+	}
+	if err := l.CheckData(); err != nil {
+		if !*allowDrift {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "warning:", err)
 	}
 	head := artifacts.GitState(engine.ProjectRoot())
 	stamp := fmt.Sprintf("%s code=%.12s %s", a.Stamp(), head.Commit, info.String())
@@ -159,7 +166,17 @@ func run() error {
 			tm["ddpm1000_seconds_batch"] = timing.DDPMSeconds
 			tm["ddim50_seconds_batch"] = timing.DDIMSeconds
 		}
-		if err := a.SetMetrics(m, tm, map[string]string{"metrics_backend": info.Name, "metrics_features": q.Generated.FeatureVer}); err != nil {
+		notes := map[string]string{"metrics_backend": info.Name, "metrics_features": q.Generated.FeatureVer}
+		if a.Manifest.Dataset.PixelsSHA256 == "" {
+			// Runs made before pixels_sha256 existed: record it now, right after training, from the same code.
+			train, err := e.LoadSplit(e.Data.TrainSplit)
+			if err != nil {
+				return err
+			}
+			a.Manifest.Dataset.PixelsSHA256 = experiments.PixelsSHA256(train)
+			notes["pixels_sha256_recorded"] = fmt.Sprintf("after training, by fig-ch2 --record at code commit %.12s", head.Commit)
+		}
+		if err := a.SetMetrics(m, tm, notes); err != nil {
 			return err
 		}
 		if err := a.Verify(); err != nil {
