@@ -174,10 +174,15 @@ func FileSHA256(path string) (string, int64, error) {
 }
 
 // GitState returns the commit of the checkout holding dir and whether tracked
-// files have uncommitted changes; "unknown" outside a git checkout.
+// files have uncommitted changes. Outside a git checkout (e.g. a copy sent to
+// a GPU machine) it takes $DMSEG_GIT_COMMIT and $DMSEG_GIT_DIRTY=1 when set,
+// else "unknown".
 func GitState(dir string) Git {
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
+		if c := os.Getenv("DMSEG_GIT_COMMIT"); c != "" {
+			return Git{Commit: c, Dirty: os.Getenv("DMSEG_GIT_DIRTY") == "1"}
+		}
 		return Git{Commit: "unknown"}
 	}
 	g := Git{Commit: strings.TrimSpace(string(out))}
