@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/bench"
 	"github.com/dmseg/dmseg/kernels/engine"
 )
@@ -219,7 +219,7 @@ better; 1.0 = parity).`)
 	if ratio > 0 {
 		fmt.Fprintf(&md, "\ntrain_step_ratio_vs_pytorch=%.3f (dmseg %s / PyTorch %s; target <= 1.5, goal <= 1.0)\n", ratio, ratioBackend, *torchDevice)
 	}
-	if err := writeFileAtomic(*out, []byte(md.String())); err != nil {
+	if err := atomicfile.Write(*out, []byte(md.String())); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench: wrote %s\n", *out)
@@ -229,27 +229,4 @@ better; 1.0 = parity).`)
 		fmt.Printf("train_step_ratio_vs_pytorch=unavailable\n")
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temp file next to path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

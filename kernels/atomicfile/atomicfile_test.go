@@ -1,0 +1,48 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestWriteReplacesWholeFileAndLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sub", "f.txt")
+	if err := Write(p, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(p, []byte("new content")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != "new content" {
+		t.Fatalf("read %q, %v; want the new content", got, err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(p))
+	if len(entries) != 1 {
+		t.Fatalf("folder holds %d entries, want only f.txt (no temporary files left)", len(entries))
+	}
+}
+
+func TestWriteErrorNamesPathAndKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	if err := Write(p, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	// A folder where the file should go cannot be replaced by rename.
+	target := filepath.Join(dir, "isdir")
+	if err := os.MkdirAll(filepath.Join(target, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := Write(target, []byte("data"))
+	if err == nil || !strings.Contains(err.Error(), target) {
+		t.Fatalf("Write over a non-empty folder: err %v, want an error naming %s", err, target)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("folder holds %d entries after a failed write, want 2 (no temporary left)", len(entries))
+	}
+}
