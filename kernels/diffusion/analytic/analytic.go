@@ -164,3 +164,21 @@ func Moments(x *tensors.Tensor) (mean []float64, cov [][]float64) {
 	}
 	return
 }
+
+// FromEigenbasis maps a diagonal Gaussian given in the target's eigenbasis (per-axis means m and
+// variances v) back to the original coordinates: mean = U m, cov = U diag(v) U^T.
+func (g *Gaussian) FromEigenbasis(m, v []float64) (mean []float64, cov [][]float64) {
+	d := len(m)
+	mean = make([]float64, d)
+	cov = make([][]float64, d)
+	for i := 0; i < d; i++ {
+		cov[i] = make([]float64, d)
+		for j := 0; j < d; j++ {
+			mean[i] += g.U[i][j] * m[j]
+			for k := 0; k < d; k++ {
+				cov[i][j] += g.U[i][k] * v[k] * g.U[j][k]
+			}
+		}
+	}
+	return mean, cov
+}

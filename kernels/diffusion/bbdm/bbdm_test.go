@@ -61,18 +61,7 @@ func propagate(g *analytic.Gaussian, rows [][]float32) (mean []float64, cov [][]
 			v[j] = k*k*v[j] + sig*sig
 		}
 	}
-	mean = make([]float64, D)
-	cov = make([][]float64, D)
-	for i := 0; i < D; i++ {
-		cov[i] = make([]float64, D)
-		for j := 0; j < D; j++ {
-			mean[i] += g.U[i][j] * m[j]
-			for k := 0; k < D; k++ {
-				cov[i][j] += g.U[i][k] * v[k] * g.U[j][k]
-			}
-		}
-	}
-	return
+	return g.FromEigenbasis(m, v)
 }
 
 // With the exact denoiser and eta = 1, the official sampler carries the point y onto the target

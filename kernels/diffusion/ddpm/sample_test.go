@@ -59,18 +59,7 @@ func propagate(g *analytic.Gaussian, rows [][]float32) (mean []float64, cov [][]
 			v[j] = k*k*v[j] + sig*sig
 		}
 	}
-	mean = make([]float64, D)
-	cov = make([][]float64, D)
-	for i := 0; i < D; i++ {
-		cov[i] = make([]float64, D)
-		for j := 0; j < D; j++ {
-			mean[i] += g.U[i][j] * m[j]
-			for k := 0; k < D; k++ {
-				cov[i][j] += g.U[i][k] * v[k] * g.U[j][k]
-			}
-		}
-	}
-	return
+	return g.FromEigenbasis(m, v)
 }
 
 // Every DDPM sampler driven by the exact denoiser of a Gaussian target: (1) the full T-step chains
