@@ -9,7 +9,7 @@ GO ?= go
 DMSEG := $(ROOT)/bin/dmseg
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all setup build test vet bench reproduce notebooks notebook-tools train-all clean help
+.PHONY: all setup build test test-peers vet bench reproduce notebooks notebook-tools train-all clean help
 
 all: build
 
@@ -37,7 +37,13 @@ vet: setup
 notebook-tools:
 	@./scripts/install-notebook-tools.sh
 
-test: build vet notebook-tools
+# OpenCV (Debian python3-opencv) is the peer of the CLAHE comparison test.
+test-peers:
+	@/usr/bin/python3 -c 'import cv2' 2>/dev/null || { echo "installing python3-opencv (CLAHE reference)" >&2; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends python3-opencv >/dev/null || \
+	  echo "warning: python3-opencv not installed; the OpenCV comparison test will skip" >&2; }
+
+test: build vet notebook-tools test-peers
 	DMSEG_REQUIRE_NOTEBOOKS=1 PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 bench: build
