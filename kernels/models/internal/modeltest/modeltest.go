@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/dmseg/dmseg/kernels/gradcheck"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -40,16 +41,7 @@ func Run(t testing.TB, b backends.Backend, ctx *context.Context, fn Fn, inputs .
 
 // Normal returns a tensor of the given dimensions with N(0,1) float64 entries from seed.
 func Normal(seed uint64, dims ...int) *tensors.Tensor {
-	r := rand.New(rand.NewPCG(seed, 7))
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = r.NormFloat64()
-	}
-	return tensors.FromFlatDataAndDimensions(v, dims...)
+	return gradcheck.Random(rand.New(rand.NewPCG(seed, 7)), dims...)
 }
 
 // Floats copies a float64 or float32 tensor to []float64.
