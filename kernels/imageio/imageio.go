@@ -138,10 +138,12 @@ func WritePNG(path string, img image.Image) error {
 	if err != nil {
 		return fmt.Errorf("%s: encoding PNG: %w", path, err)
 	}
-	return WriteFileAtomic(path, data)
+	return atomicfile.Write(path, data)
 }
 
 // WriteFileAtomic writes data to path via a temporary file and rename, creating parent folders.
+//
+// Deprecated: use atomicfile.Write.
 func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
 
 // areaWeights returns, for each destination index, the source indices and weights

@@ -102,7 +102,7 @@ func SaveCheckpoint(path string, ctx *context.Context, step int64, state any) er
 	buf.Write(data.Bytes())
 	sum := sha256.Sum256(buf.Bytes())
 	buf.Write(sum[:])
-	return WriteFileAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // ReadCheckpoint reads and checks a checkpoint file. A changed byte anywhere
@@ -204,6 +204,8 @@ func (c *Checkpoint) Load(ctx *context.Context) {
 
 // WriteFileAtomic writes data to a temporary file next to path, syncs it and
 // renames it over path, so readers see either the old or the new file.
+//
+// Deprecated: use atomicfile.Write.
 func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
 
 func mustClone(t *tensors.Tensor) *tensors.Tensor {

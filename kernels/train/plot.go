@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 )
 
 // PlotLossCSV renders loss.csv as a PNG: the per-step loss (light) and its
@@ -74,7 +76,7 @@ func PlotLossCSV(csvPath, pngPath, title string) error {
 	if _, err := w.WriteTo(&buf); err != nil {
 		return err
 	}
-	return WriteFileAtomic(pngPath, buf.Bytes())
+	return atomicfile.Write(pngPath, buf.Bytes())
 }
 
 // intTicks are gonum's default ticks labelled as integers (steps).

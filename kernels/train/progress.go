@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 )
 
 // progressBar draws "step/total [====>   ] loss img/s ETA" on a terminal
@@ -90,7 +92,7 @@ func fmtDur(s float64) string {
 const csvHeader = "step,loss,lr,grad_norm,train_seconds"
 
 func writeCSVHeader(path string) error {
-	return WriteFileAtomic(path, []byte(csvHeader+"\n"))
+	return atomicfile.Write(path, []byte(csvHeader+"\n"))
 }
 
 // truncateCSV drops the rows after step (written after the last checkpoint),
@@ -111,7 +113,7 @@ func truncateCSV(path string, step int64) error {
 			b.WriteByte('\n')
 		}
 	}
-	return WriteFileAtomic(path, []byte(b.String()))
+	return atomicfile.Write(path, []byte(b.String()))
 }
 
 // LossRow is one row of loss.csv.
