@@ -14,6 +14,8 @@ import (
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/dmseg/dmseg/kernels/linalg"
 )
 
 // Gaussian is a D-dimensional normal target, stored by its eigendecomposition Sigma = U diag(Lambda) U^T.
@@ -40,7 +42,18 @@ func NewGaussian(mean []float64, cov [][]float64) (*Gaussian, error) {
 			}
 		}
 	}
-	lam, u := jacobiEigen(cov)
+	flat := make([]float64, 0, D*D)
+	for _, row := range cov {
+		flat = append(flat, row...)
+	}
+	lam, vecs, err := linalg.SymEigen(flat, D)
+	if err != nil {
+		return nil, fmt.Errorf("analytic: decomposing the covariance: %w", err)
+	}
+	u := make([][]float64, D)
+	for i := range u {
+		u[i] = vecs[i*D : (i+1)*D : (i+1)*D]
+	}
 	for i, l := range lam {
 		if l < -1e-12 {
 			return nil, fmt.Errorf("analytic: covariance has negative eigenvalue %g (#%d)", l, i)
@@ -48,57 +61,6 @@ func NewGaussian(mean []float64, cov [][]float64) (*Gaussian, error) {
 		lam[i] = math.Max(l, 0)
 	}
 	return &Gaussian{Mean: append([]float64(nil), mean...), Cov: cov, U: u, Lambda: lam}, nil
-}
-
-// jacobiEigen diagonalises a symmetric matrix by cyclic Jacobi rotations.
-func jacobiEigen(m [][]float64) ([]float64, [][]float64) {
-	n := len(m)
-	a := make([][]float64, n)
-	v := make([][]float64, n)
-	for i := range a {
-		a[i] = append([]float64(nil), m[i]...)
-		v[i] = make([]float64, n)
-		v[i][i] = 1
-	}
-	for sweep := 0; sweep < 100; sweep++ {
-		off := 0.0
-		for p := 0; p < n; p++ {
-			for q := p + 1; q < n; q++ {
-				off += a[p][q] * a[p][q]
-			}
-		}
-		if off < 1e-30 {
-			break
-		}
-		for p := 0; p < n; p++ {
-			for q := p + 1; q < n; q++ {
-				if a[p][q] == 0 {
-					continue
-				}
-				theta := (a[q][q] - a[p][p]) / (2 * a[p][q])
-				t := math.Copysign(1, theta) / (math.Abs(theta) + math.Sqrt(theta*theta+1))
-				c := 1 / math.Sqrt(t*t+1)
-				s := t * c
-				for k := 0; k < n; k++ { // A <- A J
-					akp, akq := a[k][p], a[k][q]
-					a[k][p], a[k][q] = c*akp-s*akq, s*akp+c*akq
-				}
-				for k := 0; k < n; k++ { // A <- J^T A
-					apk, aqk := a[p][k], a[q][k]
-					a[p][k], a[q][k] = c*apk-s*aqk, s*apk+c*aqk
-				}
-				for k := 0; k < n; k++ {
-					vkp, vkq := v[k][p], v[k][q]
-					v[k][p], v[k][q] = c*vkp-s*vkq, s*vkp+c*vkq
-				}
-			}
-		}
-	}
-	lam := make([]float64, n)
-	for i := range lam {
-		lam[i] = a[i][i]
-	}
-	return lam, v
 }
 
 // consts returns mu [1,D], U [D,D], U^T and Lambda [1,D].

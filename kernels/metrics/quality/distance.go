@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/dmseg/dmseg/kernels/linalg"
 )
 
 // Standardizer maps features to a common scale using a reference set: each
@@ -106,62 +108,12 @@ func MeanCov(fs [][]float64) (mu []float64, cov []float64) {
 	return mu, cov
 }
 
-// SymEigen returns the eigenvalues and eigenvectors (columns of V, row-major
-// d x d) of a symmetric matrix by cyclic Jacobi rotations.
-func SymEigen(a []float64, d int) (vals []float64, vecs []float64) {
-	m := append([]float64(nil), a...)
-	v := make([]float64, d*d)
-	for i := 0; i < d; i++ {
-		v[i*d+i] = 1
-	}
-	for sweep := 0; sweep < 100; sweep++ {
-		off := 0.0
-		for p := 0; p < d; p++ {
-			for q := p + 1; q < d; q++ {
-				off += m[p*d+q] * m[p*d+q]
-			}
-		}
-		if off < 1e-22 {
-			break
-		}
-		for p := 0; p < d; p++ {
-			for q := p + 1; q < d; q++ {
-				apq := m[p*d+q]
-				if math.Abs(apq) < 1e-300 {
-					continue
-				}
-				theta := (m[q*d+q] - m[p*d+p]) / (2 * apq)
-				t := math.Copysign(1, theta) / (math.Abs(theta) + math.Sqrt(theta*theta+1))
-				c := 1 / math.Sqrt(t*t+1)
-				s := t * c
-				for k := 0; k < d; k++ { // columns p, q
-					mkp, mkq := m[k*d+p], m[k*d+q]
-					m[k*d+p] = c*mkp - s*mkq
-					m[k*d+q] = s*mkp + c*mkq
-				}
-				for k := 0; k < d; k++ { // rows p, q
-					mpk, mqk := m[p*d+k], m[q*d+k]
-					m[p*d+k] = c*mpk - s*mqk
-					m[q*d+k] = s*mpk + c*mqk
-				}
-				for k := 0; k < d; k++ {
-					vkp, vkq := v[k*d+p], v[k*d+q]
-					v[k*d+p] = c*vkp - s*vkq
-					v[k*d+q] = s*vkp + c*vkq
-				}
-			}
-		}
-	}
-	vals = make([]float64, d)
-	for i := range vals {
-		vals[i] = m[i*d+i]
-	}
-	return vals, v
-}
-
 // sqrtPSD returns the symmetric square root of a PSD matrix (negative eigenvalues clamped to 0).
-func sqrtPSD(a []float64, d int) []float64 {
-	vals, v := SymEigen(a, d)
+func sqrtPSD(a []float64, d int) ([]float64, error) {
+	vals, v, err := linalg.SymEigen(a, d)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]float64, d*d)
 	for k := 0; k < d; k++ {
 		s := math.Sqrt(math.Max(vals[k], 0))
@@ -175,7 +127,7 @@ func sqrtPSD(a []float64, d int) []float64 {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 func matMul(a, b []float64, d int) []float64 {
@@ -195,9 +147,13 @@ func matMul(a, b []float64, d int) []float64 {
 }
 
 // FrechetFromStats is ||mu1-mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1^1/2 S2 S1^1/2)^1/2).
+// It is NaN when the statistics are not finite or an eigendecomposition fails.
 func FrechetFromStats(mu1, s1, mu2, s2 []float64) float64 {
 	d := len(mu1)
-	r := sqrtPSD(s1, d)
+	r, err := sqrtPSD(s1, d)
+	if err != nil {
+		return math.NaN()
+	}
 	m := matMul(matMul(r, s2, d), r, d)
 	for i := 0; i < d; i++ { // symmetrise against rounding
 		for j := i + 1; j < d; j++ {
@@ -205,7 +161,10 @@ func FrechetFromStats(mu1, s1, mu2, s2 []float64) float64 {
 			m[i*d+j], m[j*d+i] = v, v
 		}
 	}
-	vals, _ := SymEigen(m, d)
+	vals, _, err := linalg.SymEigen(m, d)
+	if err != nil {
+		return math.NaN()
+	}
 	tr := 0.0
 	for _, v := range vals {
 		tr += math.Sqrt(math.Max(v, 0))
