@@ -11,7 +11,11 @@ const (
 	// SpacingCompVis is CompVis's "uniform" ddim_discretize: range(0, T, T/S) + 1.
 	// It gives 1, 1+c, 1+2c, ... (c = T div S): the +1 offset makes the last
 	// network call at t = 1, not 0, and when S does not divide T it may return
-	// more than S steps (or an out-of-range T, rejected here).
+	// more than S steps. Whenever c divides T-1 the +1 offset pushes the largest
+	// timestep to T, one past the last index (an IndexError in the reference code):
+	// for S = T (c = 1) this returns the full chain T-1, ..., 0 instead, like the
+	// other spacings at S = T; every other such case (e.g. T = 1000 with S = 3, or
+	// any T/2 < S < T) is rejected with an error suggesting "trailing" or "leading".
 	SpacingCompVis = "compvis"
 	// SpacingLeading is diffusers' "leading" (steps_offset 0): 0, r, 2r, ..., (S-1) r with r = T div S.
 	SpacingLeading = "leading"
@@ -38,7 +42,19 @@ func DDIMTimesteps(spacing string, T, S int) ([]int, error) {
 	switch spacing {
 	case SpacingCompVis:
 		c := T / S
+		if S == T { // c = 1: the +1 offset would give 1..T; use the full chain T-1..0
+			for t := 0; t < T; t++ {
+				ts = append(ts, t)
+			}
+			break
+		}
 		for t := 0; t < T; t += c {
+			if t+1 >= T {
+				return nil, fmt.Errorf("schedule: DDIM spacing %q with T=%d, S=%d gives timestep %d = T, one past the last "+
+					"index: CompVis's rule range(0, T, c) + 1 with c = T div S = %d adds its +1 offset to %d, the last "+
+					"multiple of c below T (this happens whenever c divides T-1); use --spacing trailing or leading, "+
+					"or an S for which c does not divide T-1", spacing, T, S, t+1, c, t)
+			}
 			ts = append(ts, t+1)
 		}
 	case SpacingLeading:
@@ -61,8 +77,8 @@ func DDIMTimesteps(spacing string, T, S int) ([]int, error) {
 	sort.Sort(sort.Reverse(sort.IntSlice(ts)))
 	for k, t := range ts {
 		if t < 0 || t >= T {
-			return nil, fmt.Errorf("schedule: DDIM spacing %q with T=%d, S=%d gives timestep %d outside [0, %d) "+
-				"(CompVis's uniform rule overflows when S does not divide T)", spacing, T, S, t, T)
+			return nil, fmt.Errorf("schedule: DDIM spacing %q with T=%d, S=%d gives timestep %d outside [0, %d)",
+				spacing, T, S, t, T)
 		}
 		if k > 0 && t == ts[k-1] {
 			return nil, fmt.Errorf("schedule: DDIM spacing %q with T=%d, S=%d repeats timestep %d", spacing, T, S, t)

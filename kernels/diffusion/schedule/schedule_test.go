@@ -3,6 +3,7 @@ package schedule
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -154,9 +155,46 @@ func TestDDIMTimesteps(t *testing.T) {
 
 func TestDDIMCompVisOverflowRejected(t *testing.T) {
 	// range(0,1000,333) + 1 = 1, 334, 667, 1000: 1000 is out of range (an IndexError in the reference code).
-	for _, S := range []int{3, 1000} {
-		if ts, err := DDIMTimesteps(SpacingCompVis, 1000, S); err == nil {
+	// S = 600 gives c = 1 and so 1..1000, the same overflow. (S = T = 1000 is the full chain; see below.)
+	for _, S := range []int{3, 600, 999} {
+		ts, err := DDIMTimesteps(SpacingCompVis, 1000, S)
+		if err == nil {
 			t.Errorf("compvis T=1000 S=%d accepted: %v", S, ts)
+			continue
+		}
+		for _, want := range []string{"= T", "+1 offset", "c divides T-1", "--spacing trailing or leading"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("compvis T=1000 S=%d: error %q does not mention %q", S, err, want)
+			}
+		}
+	}
+	// T = 1001: c = 333 does not divide T-1 = 1000, so range(0,1001,333) + 1 = 1, 334, 667, 1000
+	// stays below T (four steps for S = 3, as in the reference code).
+	if ts, err := DDIMTimesteps(SpacingCompVis, 1001, 3); err != nil || len(ts) != 4 || ts[0] != 1000 || ts[3] != 1 {
+		t.Errorf("compvis T=1001 S=3: got %v, %v; want [1000 667 334 1]", ts, err)
+	}
+}
+
+// With S = T every spacing visits the whole chain T-1, ..., 0 once (CompVis's +1
+// offset would reach T, so compvis falls back to the full chain).
+func TestDDIMFullChainAtSEqualsT(t *testing.T) {
+	for _, T := range []int{1, 2, 7, 1000} {
+		for _, sp := range SpacingNames {
+			ts, err := DDIMTimesteps(sp, T, T)
+			if err != nil {
+				t.Errorf("%s T=S=%d: %v", sp, T, err)
+				continue
+			}
+			if len(ts) != T {
+				t.Errorf("%s T=S=%d: %d timesteps, want %d", sp, T, len(ts), T)
+				continue
+			}
+			for k, v := range ts {
+				if v != T-1-k {
+					t.Errorf("%s T=S=%d: timestep #%d is %d, want %d", sp, T, k, v, T-1-k)
+					break
+				}
+			}
 		}
 	}
 }
