@@ -8,13 +8,16 @@ export DMSEG_REQUIRE_XLA := 1
 GO ?= go
 DMSEG := $(ROOT)/bin/dmseg
 TEST_TIMEOUT ?= 30m
+TIER ?= default
+UPDATE ?= 0
 
 .PHONY: all setup build test test-peers vet bench reproduce notebooks notebook-tools train-all clean help
 
 all: build
 
 help:
-	@echo "make reproduce  - the main job: env report, figures and tables from committed artifacts"
+	@echo "make reproduce  - the main job: verify artifacts, regenerate and compare every table and figure"
+	@echo "                  (TIER=verify: hashes only; UPDATE=1: accept changed outputs)"
 	@echo "make test       - go vet + go test on the XLA CPU and pure-Go backends"
 	@echo "make bench      - training-step benchmark vs PyTorch CPU -> thesis/PERFORMANCE.md"
 	@echo "make notebooks  - execute notebooks/ headless (installs Jupyter + GoNB)"
@@ -50,7 +53,7 @@ bench: build
 	./scripts/bench.sh
 
 reproduce: build
-	./scripts/reproduce.sh
+	TIER=$(TIER) UPDATE=$(UPDATE) ./scripts/reproduce.sh
 
 notebooks: build
 	./scripts/notebooks.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make train-all: retrain every experiment that fits this machine and store new artifacts, then record
-# their metrics and regenerate the figures. Slow (chapter 2 on 2 CPU cores: about an hour).
+# make train-all (the retrain tier of make reproduce): retrain every experiment that fits this machine,
+# store new artifacts, evaluate each into a record beside it, and regenerate the tables and figures
+# (UPDATE: new artifacts give new numbers). Slow (chapter 2 on 2 CPU cores: about 1.5 hours).
 #
 #   TRAIN_EXPERIMENTS  space-separated experiment names (default: the CPU-sized ones)
 #   TRAIN_RESUME=1     continue interrupted runs from .cache/runs/NAME instead of starting over
@@ -13,7 +14,6 @@ export DMSEG_PJRT_DIR="${DMSEG_PJRT_DIR:-$ROOT/.pjrt}"
 export PJRT_PLUGIN_LIBRARY_PATH="${PJRT_PLUGIN_LIBRARY_PATH:-$ROOT/.pjrt}"
 mkdir -p bin .cache/runs
 go build -o bin/dmseg ./kernels/cmd/dmseg
-go build -o bin/fig-ch2 ./kernels/figures/synthesis/cmd/fig-ch2
 exps=${TRAIN_EXPERIMENTS:-ch2-ddpm-uncond-cpu}
 for e in $exps; do
   echo "== training $e ($(date -u +%H:%M:%S)); log: .cache/train-$e.log"
@@ -25,8 +25,6 @@ for e in $exps; do
     exit 1
   fi
   echo "== $e -> artifact $id"
-  case "$e" in
-    ch2-ddpm-uncond-*) bin/fig-ch2 --artifact "$id" --out plots --record ;;
-  esac
+  bin/dmseg evaluate --artifact "$id"
 done
 bin/dmseg artifacts verify

@@ -31,8 +31,14 @@ import (
 	"github.com/google/uuid"
 )
 
-// Format is the manifest format tag.
-const Format = "dmseg-artifact/1"
+// Format is the manifest format tag. Version 2 records the resolved config
+// (every default filled in, snake_case keys, inapplicable sections omitted) and
+// module versions from the binary's build information; version 1 manifests
+// (FormatV1) stay readable.
+const Format = "dmseg-artifact/2"
+
+// FormatV1 is the tag of manifests written before configs were resolved.
+const FormatV1 = "dmseg-artifact/1"
 
 // ManifestFile is the manifest's name inside an artifact folder.
 const ManifestFile = "manifest.json"
@@ -99,6 +105,7 @@ type Manifest struct {
 	Backend       Backend            `json:"backend"`
 	GoVersion     string             `json:"go_version,omitempty"`
 	GoMLX         string             `json:"gomlx,omitempty"`
+	Modules       map[string]string  `json:"modules,omitempty"` // other module versions from build info
 	Seeds         map[string]int64   `json:"seeds"`
 	Metrics       map[string]float64 `json:"metrics"`
 	Timings       map[string]float64 `json:"timings_seconds"`
@@ -353,8 +360,8 @@ func ReadManifest(dir string) (Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return Manifest{}, fmt.Errorf("artifacts: %s: %w", p, err)
 	}
-	if m.Format != Format {
-		return Manifest{}, fmt.Errorf("artifacts: %s: format %q, want %q", p, m.Format, Format)
+	if m.Format != Format && m.Format != FormatV1 {
+		return Manifest{}, fmt.Errorf("artifacts: %s: format %q, want %q (or %q)", p, m.Format, Format, FormatV1)
 	}
 	return m, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -261,3 +262,34 @@ func newGo(requested, reason string) (backends.Backend, Info, error) {
 
 // Cores returns the number of CPU cores Go sees.
 func Cores() int { return runtime.NumCPU() }
+
+// ModuleVersion returns the version of a Go module compiled into the running
+// binary (e.g. "github.com/gomlx/gomlx" -> "v0.26.0"), "(devel)" for the main
+// module, or "unknown" without build information.
+func ModuleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == path {
+			return bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	// Test binaries carry no dependency list: take the version go.mod requires.
+	if root := ProjectRoot(); root != "" {
+		if b, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+				if len(f) >= 2 && f[0] == path {
+					return f[1]
+				}
+			}
+		}
+	}
+	return "unknown"
+}

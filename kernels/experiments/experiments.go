@@ -1,8 +1,9 @@
 // Package experiments holds every training experiment of the reproduction as
 // data: a named, fully specified configuration (data, denoiser, diffusion
-// process, optimisation, sampling) whose canonical JSON and sha256 go into the
-// artifact of each run. Runners for each kind of experiment live next to it
-// (ddpm.go: unconditional DDPM image synthesis, thesis chapter 2).
+// process, optimisation, sampling) whose resolved canonical JSON and sha256 go
+// into the artifact of each run. The kinds of experiment are declared here
+// (kinds.go); how each kind trains, samples and evaluates lives in
+// kernels/runners/<kind>.
 package experiments
 
 import (
@@ -11,12 +12,8 @@ import (
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/dmseg/dmseg/kernels/train"
-)
-
-// Kinds of experiment.
-const (
-	KindDDPMUncond = "ddpm-uncond" // unconditional DDPM on images (chapter 2)
 )
 
 // DataSpec says which images an experiment trains on and which it holds out
@@ -61,6 +58,20 @@ type Experiment struct {
 	Diffusion   DiffusionSpec `json:"diffusion"`
 	Train       train.Config  `json:"train"`
 	Sampling    SamplingSpec  `json:"sampling"`
+	// DependsOn names the artifact ids this experiment builds on (the VQ-GANs of a latent
+	// model); they are part of the config and so of its hash.
+	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// Resolved returns the experiment with every default filled in (the values a
+// run uses; artifacts record and hash these).
+func (e Experiment) Resolved() Experiment {
+	e.Train = e.Train.Resolved()
+	if e.Sampling.DDIMSpacing == "" {
+		e.Sampling.DDIMSpacing = schedule.SpacingCompVis
+	}
+	e.DependsOn = append([]string(nil), e.DependsOn...)
+	return e
 }
 
 var known = map[string]Experiment{}
@@ -88,13 +99,21 @@ func Get(name string) (Experiment, error) {
 	if !ok {
 		return Experiment{}, fmt.Errorf("unknown experiment %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
-	// Deep-copy the slices a caller might modify.
+	e.DependsOn = append([]string(nil), e.DependsOn...) // the caller may modify its copy
 	return e, nil
 }
 
 // thesisDiffusion is thesis section 2.4 / Table 8: T = 1000, "linear" betas
 // 1e-4 .. 0.02 in the CompVis sense (linspace of sqrt(beta), squared), eps.
 var thesisDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "eps"}
+
+// cpuDiffusion is thesisDiffusion with the v objective (Salimans & Ho 2022: the
+// network predicts v = sqrt(abar) eps - sqrt(1-abar) x_0). At the CPU budget
+// (~19k images seen) an eps network's error at large t is amplified by
+// sqrt(1-abar_t)/sqrt(abar_t) (about 14 at t = 981) in x0_hat, and deterministic
+// DDIM carries the resulting out-of-range pixels to the end as speckle; with v,
+// x0_hat = sqrt(abar) x_t - sqrt(1-abar) v has no such factor (issue 10).
+var cpuDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "v"}
 
 var thesisSampling = SamplingSpec{DDIMSteps: 50, DDIMEta: 0, DDIMSpacing: "compvis", DDIMClipX0: 0, DDPMClipX0: 1,
 	UseEMA: true, EvalSamples: 256, EvalSeed: 1234}
@@ -106,8 +125,9 @@ func init() {
 	add(Experiment{
 		Name: "ch2-ddpm-uncond-cpu", Kind: KindDDPMUncond, Chapter: "2",
 		Description: "Unconditional DDPM on 64x64 phantom chest X-rays, sized for ~1 h on 2 CPU cores (XLA CPU): " +
-			"the CPU U-Net, thesis diffusion settings (T=1000, CompVis-linear betas 1e-4..0.02, eps, DDIM-50 sampling).",
-		Model: "unet-cpu", Data: phantomData, Diffusion: thesisDiffusion,
+			"the CPU U-Net, thesis diffusion settings (T=1000, CompVis-linear betas 1e-4..0.02, DDIM-50 sampling) " +
+			"except the objective: v instead of eps, because at this budget an eps network makes deterministic DDIM speckle (issue 10).",
+		Model: "unet-cpu", Data: phantomData, Diffusion: cpuDiffusion,
 		Train: train.Config{Steps: 2400, BatchSize: 8, Seed: 42,
 			LR:       train.LRConfig{Schedule: "linear", LR: 4e-4, LRFinal: 4e-5},
 			ClipNorm: 1, EMADecay: 0.995, CheckpointSeconds: 180, LogEvery: 1},

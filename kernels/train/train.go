@@ -59,6 +59,10 @@ type Config struct {
 	LogEvery          int64   `json:"log_every"`          // loss-curve row every this many steps; default 1
 }
 
+// Resolved returns c with every default filled in: the values a run actually
+// uses, which artifacts record and hash (so a changed default changes the hash).
+func (c Config) Resolved() Config { return c.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.Steps == 0 && c.Epochs > 0 && c.StepsPerEpoch > 0 {
 		c.Steps = int64(math.Ceil(c.Epochs * float64(c.StepsPerEpoch)))

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/experiments"
 )
 
 func init() {
@@ -23,7 +24,11 @@ weights_sha256 and every file's sha256).
 
   dmseg artifacts list               one line per artifact, newest first
   dmseg artifacts show ID            the manifest (ID: full id, unique prefix, or experiment name = newest)
-  dmseg artifacts verify [ID...]     re-hash every file; no ID = all artifacts. Exit status 1 on any mismatch.
+  dmseg artifacts verify [ID...]     re-hash every file, evaluation records (evals/<eval-id>/) included;
+                                     no ID = all artifacts. Exit status 1 on any mismatch.
+
+show also says whether the recorded config is the resolved one (every default filled in, as manifests
+of format dmseg-artifact/2 record it) and lists what differs for older manifests.
 
 The folder is $DMSEG_ARTIFACTS, else <checkout>/artifacts (or --root).`
 
@@ -81,12 +86,32 @@ func runArtifacts(args []string) error {
 		}
 		b, _ := json.MarshalIndent(m, "", "  ")
 		fmt.Println(string(b))
-		if err := (&artifacts.Artifact{Dir: dir, Manifest: m}).Verify(); err != nil {
+		diffs, err := experiments.CheckRecorded(m.Config)
+		switch {
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "warning: the recorded config cannot be resolved by this code: %v\n", err)
+		case len(diffs) > 0:
+			fmt.Fprintf(os.Stderr, "NOTE: the recorded config is not the resolved one (format %s); what ran differs from what is recorded in:\n", m.Format)
+			for _, d := range diffs {
+				fmt.Fprintln(os.Stderr, "  "+d)
+			}
+		default:
+			fmt.Fprintln(os.Stderr, "config: the recorded config is the resolved one (every default filled in)")
+		}
+		a := &artifacts.Artifact{Dir: dir, Manifest: m}
+		if err := a.Verify(); err != nil {
 			fmt.Fprintln(os.Stderr, "VERIFY FAILED:", err)
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "verified: %d files, weights_sha256 %s\n", len(m.Files), m.WeightsSHA256)
-		return nil
+		evs, err := a.Evals()
+		for _, ev := range evs {
+			fmt.Fprintf(os.Stderr, "evaluation %s (%s, %s, %s): %d files verified\n", ev.Record.ID, ev.Record.Name, ev.Record.Backend.Name, ev.Record.CreatedAt, len(ev.Record.Files))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "VERIFY FAILED:", err)
+		}
+		return err
 	case "verify":
 		if len(ids) == 0 {
 			ms, errs := artifacts.List(*root)
@@ -111,6 +136,14 @@ func runArtifacts(args []string) error {
 				continue
 			}
 			fmt.Printf("ok   %s (%d files, weights_sha256 %s)\n", a.Manifest.ID, len(a.Manifest.Files), short(a.Manifest.WeightsSHA256))
+			evs, err := a.Evals()
+			for _, ev := range evs {
+				fmt.Printf("ok     evals/%s (%d files)\n", ev.Record.ID, len(ev.Record.Files))
+			}
+			if err != nil {
+				fmt.Printf("FAIL %s evaluations: %v\n", id, err)
+				failed = append(failed, id+" (evaluations)")
+			}
 		}
 		if len(failed) > 0 {
 			return fmt.Errorf("%d artifact(s) failed verification: %s", len(failed), strings.Join(failed, ", "))

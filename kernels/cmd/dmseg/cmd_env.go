@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/dmseg/dmseg/kernels/bench"
 	"github.com/dmseg/dmseg/kernels/engine"
@@ -13,18 +12,6 @@ import (
 
 func init() {
 	register("env", "report the compute backend, PJRT plugin, versions, cores and measured GFLOP/s", runEnv)
-}
-
-// moduleVersion returns the version of a dependency compiled into this binary.
-func moduleVersion(path string) string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == path {
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
 }
 
 type envReport struct {
@@ -53,8 +40,8 @@ reports), the Go, GoMLX and go-xla versions, the number of cores, and measured s
 	if err != nil {
 		return err
 	}
-	rep := envReport{Backend: info, Go: runtime.Version(), GoMLX: moduleVersion("github.com/gomlx/gomlx"),
-		GoXLA: moduleVersion("github.com/gomlx/go-xla"), Cores: engine.Cores(), SearchDirs: engine.SearchDirs()}
+	rep := envReport{Backend: info, Go: runtime.Version(), GoMLX: engine.ModuleVersion("github.com/gomlx/gomlx"),
+		GoXLA: engine.ModuleVersion("github.com/gomlx/go-xla"), Cores: engine.Cores(), SearchDirs: engine.SearchDirs()}
 	if !*quick {
 		reps := 5
 		if info.Name == "go" {

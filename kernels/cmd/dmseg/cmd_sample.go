@@ -4,15 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/diffusion"
+	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/dmseg/dmseg/kernels/engine"
-	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
-	"github.com/dmseg/dmseg/kernels/train"
+	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 )
 
 func init() {
@@ -20,10 +23,11 @@ func init() {
 }
 
 func runSample(args []string) error {
-	fs := newFlags("sample", "--artifact ID --sampler ddpm|ddim --steps S --n N --seed K --out FILE.png", `
+	fs := newFlags("sample", "--artifact ID --sampler ddpm|ddim [--steps S] [--eta E] [--spacing NAME] --n N --seed K --out FILE.png", `
 Loads a verified artifact (any changed byte is refused), draws N images with the ancestral DDPM
-sampler (all T steps; --steps must be T or 0) or DDIM (--steps S network calls, eta and spacing
-from the experiment, 50 in the thesis), and writes them as a PNG grid. The PNG carries the stamp
+sampler (all T steps; --steps must be T or 0) or DDIM (--steps S network calls, 50 in the thesis;
+--eta 0 is deterministic, 1 adds DDPM-like noise; --spacing picks the visited timesteps; both
+default to the experiment's), and writes them as a PNG grid. S = T works with every spacing. The PNG carries the stamp
 (artifact id, commits, backend, sampler, seed) in a tEXt chunk and FILE.json beside it records the
 same plus the timing. Same artifact + sampler + steps + seed + backend = same pixels.
 
@@ -31,6 +35,8 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	ref := fs.String("artifact", "", "artifact id, unique prefix or experiment name (required)")
 	sampler := fs.String("sampler", "ddim", "ddpm (ancestral, T steps) or ddim")
 	steps := fs.Int("steps", 0, "sampling steps (0: T for ddpm, the experiment's for ddim)")
+	eta := fs.Float64("eta", -1, "DDIM eta >= 0 (default: the experiment's, 0 in the thesis)")
+	spacing := fs.String("spacing", "", "DDIM timestep spacing: "+strings.Join(schedule.SpacingNames, ", ")+" (default: the experiment's)")
 	n := fs.Int("n", 16, "number of images")
 	seed := fs.Int64("seed", 1, "seed of x_T (the sampler's own noise uses seed+1)")
 	out := fs.String("out", "samples.png", "output PNG grid")
@@ -48,6 +54,12 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	if *n < 1 || *batch < 1 {
 		return errors.New("--n and --batch must be >= 1")
 	}
+	if *eta < 0 && *eta != -1 || math.IsNaN(*eta) || math.IsInf(*eta, 0) {
+		return fmt.Errorf("--eta must be a finite number >= 0, got %g", *eta)
+	}
+	if *spacing != "" && !slices.Contains(schedule.SpacingNames, *spacing) {
+		return fmt.Errorf("--spacing %q: want one of %s", *spacing, strings.Join(schedule.SpacingNames, ", "))
+	}
 	a, err := artifacts.Open(*root, *ref)
 	if err != nil {
 		return err
@@ -56,17 +68,21 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	if err != nil {
 		return err
 	}
-	l, err := experiments.LoadDDPM(a)
+	l, err := ddpmuncond.Load(a)
 	if err != nil {
 		return err
 	}
-	s, err := l.NewSampler(backend, *sampler, *steps)
+	spec, err := l.Spec(*sampler, *steps, *eta, *spacing)
+	if err != nil {
+		return err
+	}
+	s, err := l.NewSamplerSpec(backend, spec)
 	if err != nil {
 		return err
 	}
 	size := l.ImageSize()
 
-	pix, sec, err := synthesis.SampleBatched(s, *n, *batch, *seed, size, diffusion.ProgressBar(os.Stderr, *sampler))
+	pix, sec, err := ddpmuncond.SampleBatched(s, *n, *batch, *seed, size, diffusion.ProgressBar(os.Stderr, *sampler))
 	if err != nil {
 		return err
 	}
@@ -85,22 +101,23 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 		return err
 	}
 	head := artifacts.GitState(engine.ProjectRoot())
-	stamp := fmt.Sprintf("%s code=%.12s %s sampler=%s steps=%d seed=%d", a.Stamp(), head.Commit, info.String(), *sampler, s.Steps(), *seed)
+	stamp := fmt.Sprintf("%s code=%.12s %s sampler=%s steps=%d eta=%g spacing=%s clip_x0=%g seed=%d", a.Stamp(), head.Commit, info.String(),
+		spec.Sampler, spec.Steps, spec.Eta, spec.Spacing, spec.ClipX0, *seed)
 	data, err := synthesis.EncodePNG(grid, map[string]string{"dmseg-stamp": stamp})
 	if err != nil {
 		return err
 	}
-	if err := train.WriteFileAtomic(*out, data); err != nil {
+	if err := atomicfile.Write(*out, data); err != nil {
 		return err
 	}
 	meta := map[string]any{"stamp": stamp, "artifact": a.Manifest.ID, "weights_sha256": a.Manifest.WeightsSHA256,
-		"sampler": *sampler, "steps": s.Steps(), "n": *n, "seed": *seed, "backend": info.Name, "seconds": sec,
+		"sampler": spec.Sampler, "steps": spec.Steps, "eta": spec.Eta, "spacing": spec.Spacing, "clip_x0": spec.ClipX0, "n": *n, "seed": *seed, "backend": info.Name, "seconds": sec,
 		"seconds_per_image": sec / float64(*n), "code_commit": head.Commit, "code_dirty": head.Dirty}
 	js, _ := json.MarshalIndent(meta, "", "  ")
 	side := strings.TrimSuffix(*out, ".png") + ".json"
-	if err := train.WriteFileAtomic(side, js); err != nil {
+	if err := atomicfile.Write(side, js); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%d images, %s-%d, %.1f s (%.2f s/image, including compilation) -> %s\n", *n, *sampler, s.Steps(), sec, sec/float64(*n), *out)
+	fmt.Fprintf(os.Stderr, "%d images, %s, %.1f s (%.2f s/image, including compilation) -> %s\n", *n, spec.Label(), sec, sec/float64(*n), *out)
 	return nil
 }

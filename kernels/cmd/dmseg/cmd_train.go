@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/runners"
 )
 
 func init() {
@@ -40,7 +41,15 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	if *list {
 		for _, n := range experiments.Names() {
 			e, _ := experiments.Get(n)
-			fmt.Printf("%s\n    model %s, %d steps x batch %d, lr %s %g\n    %s\n", n, e.Model, e.Train.Steps, e.Train.BatchSize, e.Train.LR.Schedule, e.Train.LR.LR, e.Description)
+			fmt.Printf("%s (kind %s)\n    model %s, %d steps x batch %d, lr %s %g\n    %s\n", n, e.Kind, e.Model, e.Train.Steps, e.Train.BatchSize, e.Train.LR.Schedule, e.Train.LR.LR, e.Description)
+		}
+		fmt.Println("\nExperiment kinds (runner: implemented, or the issue that implements it):")
+		for _, s := range experiments.KindSpecs {
+			state := fmt.Sprintf("planned, issue %d", s.Issue)
+			if _, err := runners.Get(s.Kind); err == nil {
+				state = "implemented"
+			}
+			fmt.Printf("  %-12s chapter %-12s %s\n      data: %s\n      loss: %s; sampler: %s\n      evaluation: %s\n", s.Kind, s.Chapter, state, s.Data, s.Loss, s.Sampler, s.Evaluation)
 		}
 		return nil
 	}
@@ -69,7 +78,11 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 		<-sig
 		os.Exit(130)
 	}()
-	res, err := experiments.TrainDDPM(e, experiments.TrainOptions{
+	r, err := runners.Get(e.Kind)
+	if err != nil {
+		return err
+	}
+	res, err := r.Train(e, runners.TrainOptions{
 		Backend: backend, Info: info, WorkDir: *out, ArtifactsRoot: *artifactsRoot,
 		Resume: *resume, StopAtStep: *stopAt, Stop: stop.Load,
 	})

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/engine"
+	_ "github.com/dmseg/dmseg/kernels/runners/ddpmuncond" // registers the ddpm-uncond runner
 	"github.com/gomlx/gomlx/backends"
 )
 

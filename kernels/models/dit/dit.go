@@ -18,13 +18,14 @@ import (
 
 // Config sizes the transformer.
 type Config struct {
-	InChannels, OutChannels int
-	PatchSize               int // p: the image is cut into p x p patches
-	Hidden                  int // D: token width (divisible by 4 and by Heads)
-	Depth                   int // number of transformer blocks
-	Heads                   int
-	MLPRatio                int // MLP hidden width = MLPRatio * Hidden (DiT: 4)
-	FreqDim                 int // width of the sinusoidal timestep features (DiT: 256)
+	InChannels  int `json:"in_channels"`
+	OutChannels int `json:"out_channels"`
+	PatchSize   int `json:"patch_size"` // p: the image is cut into p x p patches
+	Hidden      int `json:"hidden"`     // D: token width (divisible by 4 and by Heads)
+	Depth       int `json:"depth"`      // number of transformer blocks
+	Heads       int `json:"heads"`
+	MLPRatio    int `json:"mlp_ratio"` // MLP hidden width = MLPRatio * Hidden (DiT: 4)
+	FreqDim     int `json:"freq_dim"`  // width of the sinusoidal timestep features (DiT: 256)
 }
 
 // Validate reports the first inconsistency.

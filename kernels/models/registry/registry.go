@@ -13,10 +13,13 @@
 package registry
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 
+	"github.com/dmseg/dmseg/kernels/jsonkeys"
 	"github.com/dmseg/dmseg/kernels/models/dit"
 	"github.com/dmseg/dmseg/kernels/models/rrdb"
 	"github.com/dmseg/dmseg/kernels/models/unet"
@@ -35,19 +38,60 @@ const (
 )
 
 // Config is one named denoiser configuration.
+//
+// In JSON (artifact manifests) the keys are snake_case and a section that does not apply is
+// omitted (see Recorded); UnmarshalJSON also reads the CamelCase keys of older manifests.
 type Config struct {
-	Name    string
-	Summary string
-	Arch    string // "unet" or "dit"
+	Name    string `json:"name"`
+	Summary string `json:"summary,omitempty"`
+	Arch    string `json:"arch"` // "unet" or "dit"
 	// DataChannels is the channel count of x_t and of the prediction (1 for masks).
-	DataChannels int
+	DataChannels int `json:"data_channels"`
 	// CondChannels is the channel count of the condition image (1 for X-ray); unused with "none".
-	CondChannels int
-	Cond         string      // CondNone, CondConcat or CondAdd
-	ImageSize    int         // native training resolution (the network accepts other sizes too)
-	UNet         unet.Config // Arch "unet": its In/OutChannels are derived by Resolve
-	DiT          dit.Config  // Arch "dit": its In/OutChannels are derived by Resolve
-	Encoder      rrdb.Config // condition encoder; In/OutChannels derived ("add": ModelChannels)
+	CondChannels int         `json:"cond_channels,omitzero"`
+	Cond         string      `json:"cond"`                  // CondNone, CondConcat or CondAdd
+	ImageSize    int         `json:"image_size"`            // native training resolution (the network accepts other sizes too)
+	UNet         unet.Config `json:"unet,omitzero"`         // Arch "unet": its In/OutChannels are derived by Resolve
+	DiT          dit.Config  `json:"dit,omitzero"`          // Arch "dit": its In/OutChannels are derived by Resolve
+	Encoder      rrdb.Config `json:"cond_encoder,omitzero"` // condition encoder; In/OutChannels derived ("add": ModelChannels)
+}
+
+// Recorded returns the resolved config with the sections that do not apply zeroed (so that
+// they are omitted from JSON): the DiT block of a U-Net, the U-Net block of a DiT, the
+// condition encoder and condition channels of an unconditional model.
+func (c Config) Recorded() (Config, error) {
+	r, err := c.Resolve()
+	if err != nil {
+		return r, err
+	}
+	if r.Arch != "unet" {
+		r.UNet = unet.Config{}
+	}
+	if r.Arch != "dit" {
+		r.DiT = dit.Config{}
+	}
+	if r.Cond == CondNone {
+		r.Encoder, r.CondChannels = rrdb.Config{}, 0
+	}
+	return r, nil
+}
+
+// UnmarshalJSON reads both the snake_case keys written now and the CamelCase keys of
+// manifests written before (format dmseg-artifact/1).
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	nb, err := jsonkeys.Snake(b)
+	if err != nil {
+		return err
+	}
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(nb))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("model config: %w", err)
+	}
+	*c = Config(p)
+	return nil
 }
 
 // Block is one named part of a network with its trainable parameter count.

@@ -20,11 +20,11 @@ import (
 
 // Config sizes the encoder.
 type Config struct {
-	InChannels  int // channels of the condition image (1 for X-ray)
-	OutChannels int // channels of the encoded condition (thesis: 16)
-	Features    int // nf: width of the trunk (SegDiff: 64)
-	Growth      int // gc: channels added by each dense conv (SegDiff: 32)
-	Blocks      int // nb: number of RRDBs in the trunk (SegDiff: 3)
+	InChannels  int `json:"in_channels"`  // channels of the condition image (1 for X-ray)
+	OutChannels int `json:"out_channels"` // channels of the encoded condition (thesis: 16)
+	Features    int `json:"features"`     // nf: width of the trunk (SegDiff: 64)
+	Growth      int `json:"growth"`       // gc: channels added by each dense conv (SegDiff: 32)
+	Blocks      int `json:"blocks"`       // nb: number of RRDBs in the trunk (SegDiff: 3)
 }
 
 // SegDiff returns SegDiff's encoder sizes (nf 64, gc 32, 3 RRDBs) mapping in -> out channels.

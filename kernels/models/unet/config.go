@@ -13,23 +13,23 @@ import (
 
 // Config holds the UNetModel hyperparameters, named as in CompVis's openaimodel.
 type Config struct {
-	InChannels    int   // channels of the network input (x_t, plus concatenated condition features)
-	OutChannels   int   // channels of the prediction
-	ModelChannels int   // base width; also the width of the sinusoidal timestep embedding
-	ChannelMult   []int // width multiplier per resolution level
-	NumResBlocks  int   // residual blocks per level in the encoder (the decoder has one more)
+	InChannels    int   `json:"in_channels"`    // channels of the network input (x_t, plus concatenated condition features)
+	OutChannels   int   `json:"out_channels"`   // channels of the prediction
+	ModelChannels int   `json:"model_channels"` // base width; also the width of the sinusoidal timestep embedding
+	ChannelMult   []int `json:"channel_mult"`   // width multiplier per resolution level
+	NumResBlocks  int   `json:"num_res_blocks"` // residual blocks per level in the encoder (the decoder has one more)
 	// AttentionResolutions lists DOWNSAMPLING FACTORS ds (1 at the input resolution, 2 after one
 	// downsampling, ...) whose levels get self-attention after every non-resampling residual block.
-	AttentionResolutions []int
+	AttentionResolutions []int `json:"attention_resolutions"`
 	// NumHeadChannels fixes the width of each attention head (heads = ch / NumHeadChannels);
 	// -1 means use NumHeads heads instead.
-	NumHeadChannels int
-	NumHeads        int
+	NumHeadChannels int `json:"num_head_channels"`
+	NumHeads        int `json:"num_heads"`
 	// ResblockUpdown: down/up-sample with a residual block (average pooling / nearest
 	// interpolation inside it) instead of a strided / upsample-then-3x3 convolution.
-	ResblockUpdown bool
-	Dropout        float64 // dropout rate inside residual blocks (only while training)
-	NormGroups     int     // GroupNorm groups (CompVis: 32)
+	ResblockUpdown bool    `json:"resblock_updown"`
+	Dropout        float64 `json:"dropout"`     // dropout rate inside residual blocks (only while training)
+	NormGroups     int     `json:"norm_groups"` // GroupNorm groups (CompVis: 32)
 }
 
 // Table6 returns the thesis's U-Net (Appendix Table 6) with 1 input and 1 output channel.

@@ -1,0 +1,192 @@
+package experiments
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
+	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
+	"github.com/dmseg/dmseg/kernels/jsonkeys"
+	"github.com/dmseg/dmseg/kernels/models/registry"
+)
+
+// RunConfig is what an artifact stores as its config: the resolved experiment
+// (every default filled in) and the resolved network configuration (sections
+// that do not apply omitted), so the artifact can be loaded even if the named
+// registry entries or the code's defaults change later.
+type RunConfig struct {
+	Experiment  Experiment      `json:"experiment"`
+	ModelConfig registry.Config `json:"model_config"`
+	ModelParams int             `json:"model_params"`
+}
+
+// Validate checks an experiment before anything expensive happens.
+func (e Experiment) Validate() error {
+	if _, err := Spec(e.Kind); err != nil {
+		return fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	if e.Data.Source != "phantom" {
+		return fmt.Errorf("experiment %s: unsupported data source %q", e.Name, e.Data.Source)
+	}
+	if e.Diffusion.Timesteps > 0 {
+		if e.Diffusion.BetaStart != schedule.DefaultBetaStart || e.Diffusion.BetaEnd != schedule.DefaultBetaEnd {
+			return fmt.Errorf("experiment %s: only beta 1e-4..0.02 is supported, got %g..%g", e.Name, e.Diffusion.BetaStart, e.Diffusion.BetaEnd)
+		}
+		if _, err := ddpm.ParseParam(e.Diffusion.Param); err != nil {
+			return fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+	}
+	if s := e.Sampling.DDIMSpacing; s != "" {
+		if _, err := schedule.DDIMTimesteps(s, max(e.Diffusion.Timesteps, 1), 1); err != nil {
+			return fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+	}
+	tc := e.Train
+	if tc.Steps == 0 && tc.Epochs > 0 && tc.StepsPerEpoch == 0 {
+		tc.StepsPerEpoch = 1 // filled from the data set when training starts
+	}
+	return tc.Validate()
+}
+
+// Schedule returns the experiment's DDPM schedule.
+func (e Experiment) Schedule() (*schedule.DDPM, error) {
+	return schedule.NewDDPM(e.Diffusion.Beta, e.Diffusion.Timesteps)
+}
+
+// ResolveModel resolves the experiment (defaults filled in) and its network by
+// registry name into the config an artifact records.
+func (e Experiment) ResolveModel() (RunConfig, error) {
+	mc, err := registry.Lookup(e.Model)
+	if err != nil {
+		return RunConfig{}, fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	mc, err = mc.Recorded()
+	if err != nil {
+		return RunConfig{}, fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	n, _ := mc.ParamCount()
+	return RunConfig{Experiment: e.Resolved(), ModelConfig: mc, ModelParams: n}, nil
+}
+
+// LoadSplit materialises a split of the experiment's data.
+func (e Experiment) LoadSplit(split string) (*dataset.Set, error) {
+	src, err := dataset.NewPhantom(e.Data.Phantom)
+	if err != nil {
+		return nil, err
+	}
+	return dataset.Load(src, split, nil)
+}
+
+// PixelsSHA256 hashes a materialised set: "N H W" then every 8-bit image pixel.
+func PixelsSHA256(set *dataset.Set) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %d %d\n", set.N, set.H, set.W)
+	h.Write(set.Images)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CheckRecorded compares a config as recorded in a manifest with the same
+// config resolved by the current code (every default filled in, inapplicable
+// sections omitted, snake_case keys) and returns one line per difference,
+// e.g. `experiment.train.adam_beta1: recorded 0, resolved 0.9`. Manifests
+// written before configs were resolved (format dmseg-artifact/1) show their
+// zero defaults here. An empty result means the record is the resolved config.
+func CheckRecorded(recorded json.RawMessage) ([]string, error) {
+	var rc RunConfig
+	if err := json.Unmarshal(recorded, &rc); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	res := rc
+	res.Experiment = rc.Experiment.Resolved()
+	mc, err := rc.ModelConfig.Recorded()
+	if err != nil {
+		return nil, err
+	}
+	res.ModelConfig = mc
+	resJSON, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	recSnake, err := jsonkeys.Snake(recorded)
+	if err != nil {
+		return nil, err
+	}
+	var a, b any
+	if err := decodeNumbers(recSnake, &a); err != nil {
+		return nil, err
+	}
+	if err := decodeNumbers(resJSON, &b); err != nil {
+		return nil, err
+	}
+	var diffs []string
+	diffJSON("", a, b, &diffs)
+	sort.Strings(diffs)
+	if len(diffs) > 0 && !bytes.Equal(bytes.TrimSpace(recSnake), bytes.TrimSpace(recorded)) {
+		diffs = append(diffs, "(keys recorded in CamelCase: written before manifests used snake_case)")
+	}
+	return diffs, nil
+}
+
+func decodeNumbers(b []byte, v *any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+func diffJSON(path string, a, b any, out *[]string) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := map[string]bool{}
+		for k := range am {
+			keys[k] = true
+		}
+		for k := range bm {
+			keys[k] = true
+		}
+		for k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			av, ain := am[k]
+			bv, bin := bm[k]
+			switch {
+			case !ain:
+				*out = append(*out, fmt.Sprintf("%s: not recorded, resolved %s", p, short(bv)))
+			case !bin:
+				*out = append(*out, fmt.Sprintf("%s: recorded %s, not part of the resolved config", p, short(av)))
+			default:
+				diffJSON(p, av, bv, out)
+			}
+		}
+		return
+	}
+	if an, ok := a.(json.Number); ok {
+		if bn, ok := b.(json.Number); ok {
+			af, _ := an.Float64()
+			bf, _ := bn.Float64()
+			if af != bf {
+				*out = append(*out, fmt.Sprintf("%s: recorded %s, resolved %s", path, an, bn))
+			}
+			return
+		}
+	}
+	if !reflect.DeepEqual(a, b) {
+		*out = append(*out, fmt.Sprintf("%s: recorded %s, resolved %s", path, short(a), short(b)))
+	}
+}
+
+func short(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 80 {
+		return string(b[:77]) + "..."
+	}
+	return string(b)
+}

@@ -1,0 +1,284 @@
+// Package reproduce is `make reproduce`: it checks every committed artifact
+// and evaluation record, regenerates every table and figure from them, and
+// compares each regenerated number with the committed one.
+//
+// Tiers:
+//   - verify: re-hash every artifact and evaluation record (seconds);
+//   - default: verify, then regenerate every table and figure from the committed artifacts and
+//     evaluation records, compare each number with the committed table (equal on the backend that
+//     made it, within the table's declared tolerance on another), and re-sample a fixed subset of
+//     each evaluation to confirm the stored samples come from the stored weights;
+//   - retrain is `make train-all` (not run from here).
+//
+// A mismatch fails with the table, row, column, both values and the tolerance,
+// and leaves the committed file untouched (the regenerated one goes to
+// .cache/reproduce/); Update accepts the regenerated outputs instead. Timings
+// are written to thesis/reproduce-timings.md, which nothing compares.
+package reproduce
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/atomicfile"
+	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/figures/ch2"
+	"github.com/dmseg/dmseg/kernels/runners"
+	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
+	"github.com/dmseg/dmseg/kernels/tables"
+	"github.com/gomlx/gomlx/backends"
+)
+
+// Tiers.
+const (
+	TierVerify  = "verify"
+	TierDefault = "default"
+)
+
+// Options configure a run.
+type Options struct {
+	Tier      string
+	Root      string // the checkout (thesis/, plots/, artifacts/ under it)
+	Artifacts string // default Root/artifacts
+	Backend   backends.Backend
+	Info      engine.Info
+	Update    bool // write regenerated outputs even where they differ from the committed ones
+	ResampleK int  // images per sampler re-drawn per evaluation record (0: 8; < 0: none)
+	Log       io.Writer
+}
+
+// Report is what a run found.
+type Report struct {
+	Mismatches []string
+	Written    []string
+	Timings    []Timing
+}
+
+// Timing is one timed step (reported, never compared).
+type Timing struct {
+	Step    string
+	Seconds float64
+}
+
+type run struct {
+	o    Options
+	rep  *Report
+	same func(backend string) bool
+}
+
+// Run runs a tier. It returns an error listing every mismatch.
+func Run(o Options) (*Report, error) {
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.Artifacts == "" {
+		o.Artifacts = filepath.Join(o.Root, "artifacts")
+	}
+	if o.ResampleK == 0 {
+		o.ResampleK = 8
+	}
+	if o.Tier == "" {
+		o.Tier = TierDefault
+	}
+	if o.Tier != TierVerify && o.Tier != TierDefault {
+		return nil, fmt.Errorf("reproduce: unknown tier %q (want %s or %s; retraining is `make train-all`)", o.Tier, TierVerify, TierDefault)
+	}
+	r := &run{o: o, rep: &Report{}, same: func(b string) bool { return b == "" || b == o.Info.Name }}
+	start := time.Now()
+	if err := r.timed("verify artifacts and evaluation records", r.verify); err != nil {
+		return r.rep, err
+	}
+	if o.Tier == TierVerify {
+		return r.rep, nil
+	}
+	if o.Backend == nil {
+		return r.rep, errors.New("reproduce: the default tier needs a backend")
+	}
+	for _, id := range tables.PublishedIDs() {
+		if err := r.timed("published "+id, func() error {
+			t, err := tables.PublishedTable(id)
+			if err != nil {
+				return err
+			}
+			return r.table(t)
+		}); err != nil {
+			return r.rep, err
+		}
+	}
+	if err := r.chapter2(); err != nil {
+		return r.rep, err
+	}
+	r.rep.Timings = append(r.rep.Timings, Timing{"total", time.Since(start).Seconds()})
+	if err := r.writeTimings(); err != nil {
+		return r.rep, err
+	}
+	if len(r.rep.Mismatches) > 0 {
+		return r.rep, fmt.Errorf("reproduce: %d regenerated value(s) differ from the committed ones (committed files kept; regenerated ones in %s):\n  %s",
+			len(r.rep.Mismatches), filepath.Join(o.Root, ".cache", "reproduce"), strings.Join(r.rep.Mismatches, "\n  "))
+	}
+	return r.rep, nil
+}
+
+func (r *run) logf(format string, a ...any) { fmt.Fprintf(r.o.Log, format, a...) }
+
+func (r *run) timed(step string, f func() error) error {
+	r.logf("== %s\n", step)
+	t0 := time.Now()
+	err := f()
+	r.rep.Timings = append(r.rep.Timings, Timing{step, time.Since(t0).Seconds()})
+	return err
+}
+
+func (r *run) verify() error {
+	ms, errs := artifacts.List(r.o.Artifacts)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	var bad []error
+	for _, m := range ms {
+		a, err := artifacts.Open(r.o.Artifacts, m.ID)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		evs, err := a.Evals()
+		if err != nil {
+			bad = append(bad, err)
+		}
+		r.logf("ok   %s (%d files, %d evaluation records)\n", m.ID, len(m.Files), len(evs))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("reproduce: verification failed:\n%w", errors.Join(bad...))
+	}
+	return nil
+}
+
+// table compares a regenerated table with the committed thesis/tables/<id>.json and writes it.
+func (r *run) table(t *tables.Table) error {
+	dir := filepath.Join(r.o.Root, "thesis", "tables")
+	path := filepath.Join(dir, t.ID+".json")
+	if _, err := os.Stat(path); err == nil {
+		old, err := tables.Read(path)
+		if err != nil {
+			return err
+		}
+		same := true
+		for _, row := range old.Rows {
+			same = same && r.same(row.Backend)
+		}
+		if ms := tables.Compare(old, t, same); len(ms) > 0 {
+			for _, m := range ms {
+				r.rep.Mismatches = append(r.rep.Mismatches, m.Error())
+			}
+			if !r.o.Update {
+				return tables.Write(filepath.Join(r.o.Root, ".cache", "reproduce", "tables"), t)
+			}
+		}
+	}
+	r.rep.Written = append(r.rep.Written, path)
+	return tables.Write(dir, t)
+}
+
+// figure compares regenerated figure bytes with the committed file (same backend only) and writes it.
+func (r *run) figure(rel string, data []byte, backend string) error {
+	path := filepath.Join(r.o.Root, rel)
+	if old, err := os.ReadFile(path); err == nil && !bytes.Equal(old, data) && r.same(backend) {
+		r.rep.Mismatches = append(r.rep.Mismatches, fmt.Sprintf("figure %s: regenerated bytes differ from the committed file (same backend %s)", rel, backend))
+		if !r.o.Update {
+			return atomicfile.Write(filepath.Join(r.o.Root, ".cache", "reproduce", rel), data)
+		}
+	}
+	r.rep.Written = append(r.rep.Written, path)
+	return atomicfile.Write(path, data)
+}
+
+func (r *run) chapter2() error {
+	a, err := artifacts.Open(r.o.Artifacts, ch2.Experiment)
+	if err != nil {
+		return fmt.Errorf("chapter 2: %w (train it with `make train-all`)", err)
+	}
+	ev, err := ch2.QualityEval(a)
+	if err != nil {
+		return fmt.Errorf("chapter 2: %w", err)
+	}
+	evBackend := ev.Record.Backend.Name
+	if err := r.timed("chapter 2: quality table from "+ev.Record.ID, func() error {
+		t, err := ch2.QualityTable(a, ev)
+		if err != nil {
+			return err
+		}
+		return r.table(t)
+	}); err != nil {
+		return err
+	}
+	if err := r.timed("chapter 2: Figure 10 and the DDPM-vs-DDIM figure from the stored samples", func() error {
+		f10, err := ch2.Figure10(a, ev, 36)
+		if err != nil {
+			return err
+		}
+		if err := r.figure("plots/fig10-ddpm-samples.png", f10, evBackend); err != nil {
+			return err
+		}
+		fs, err := ch2.FigureSamplers(a, ev, 8)
+		if err != nil {
+			return err
+		}
+		return r.figure("plots/fig10-ddpm-vs-ddim.png", fs, evBackend)
+	}); err != nil {
+		return err
+	}
+	l, err := ddpmuncond.Load(a)
+	if err != nil {
+		return err
+	}
+	if err := l.CheckData(); err != nil {
+		return err
+	}
+	if err := r.timed("chapter 2: Figure 12 (one U-Net pass)", func() error {
+		f12, err := ch2.Figure12(r.o.Backend, r.o.Info.Name, l)
+		if err != nil {
+			return err
+		}
+		return r.figure("plots/fig12-denoising-pass.png", f12, r.o.Info.Name)
+	}); err != nil {
+		return err
+	}
+	if r.o.ResampleK < 0 {
+		return nil
+	}
+	return r.timed(fmt.Sprintf("chapter 2: re-sample %d images per sampler of %s", r.o.ResampleK, ev.Record.ID), func() error {
+		run, _, err := runners.ForArtifact(a)
+		if err != nil {
+			return err
+		}
+		tol := 0
+		if !r.same(evBackend) {
+			tol = 8 // 8-bit levels: another backend's float rounding, amplified by the sampler
+		}
+		rep, err := run.Resample(a, ev, r.o.ResampleK, runners.EvalOptions{Backend: r.o.Backend, Info: r.o.Info, Log: r.o.Log, Progress: true}, tol)
+		if err != nil {
+			r.rep.Mismatches = append(r.rep.Mismatches, err.Error())
+			return nil
+		}
+		r.logf("re-sampled %d images: max difference %d levels, %d pixels differ (tolerance %d)\n", rep.Compared, rep.MaxAbsLevels, rep.Differing, tol)
+		return nil
+	})
+}
+
+func (r *run) writeTimings() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# make reproduce: timings of the last run\n\nNot compared (timings vary); written by kernels/reproduce. Backend %s, %d cores, %s.\n\n| step | seconds |\n|---|---|\n",
+		r.o.Info.Name, engine.Cores(), time.Now().UTC().Format(time.RFC3339))
+	steps := r.rep.Timings
+	for _, t := range steps {
+		fmt.Fprintf(&b, "| %s | %.1f |\n", t.Step, t.Seconds)
+	}
+	return atomicfile.Write(filepath.Join(r.o.Root, "thesis", "reproduce-timings.md"), []byte(b.String()))
+}

@@ -1,0 +1,345 @@
+// Package ddpmuncond is the runner of kind "ddpm-uncond": unconditional DDPM
+// image synthesis (thesis chapter 2). It trains an experiment with L_simple
+// (ddpm.Loss, thesis Algorithm 1, eps/x0/v target), loads an artifact for
+// sampling with ancestral DDPM (Algorithm 2) or DDIM (section 1.4), and
+// evaluates sample quality: DDIM and DDPM samples from the same x_T against
+// held-out images (FD/KID with calibration rows, and the fraction of speckled
+// samples), stored as an evaluation record with the samples as PNGs.
+package ddpmuncond
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/diffusion"
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
+	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/runners"
+	"github.com/dmseg/dmseg/kernels/train"
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Runner is the ddpm-uncond runner.
+type Runner struct{}
+
+func init() { runners.Register(Runner{}) }
+
+// Kind is experiments.KindDDPMUncond.
+func (Runner) Kind() string { return experiments.KindDDPMUncond }
+
+// Model assembles the diffusion model of a run config.
+func Model(rc experiments.RunConfig) (ddpm.Model, error) {
+	s, err := rc.Experiment.Schedule()
+	if err != nil {
+		return ddpm.Model{}, err
+	}
+	p, err := ddpm.ParseParam(rc.Experiment.Diffusion.Param)
+	if err != nil {
+		return ddpm.Model{}, err
+	}
+	mc, err := rc.ModelConfig.Resolve()
+	if err != nil {
+		return ddpm.Model{}, err
+	}
+	return ddpm.Model{Sched: s, Param: p, Denoiser: diffusion.Denoiser(mc.Denoiser())}, nil
+}
+
+func check(e experiments.Experiment) (experiments.RunConfig, error) {
+	if e.Kind != experiments.KindDDPMUncond {
+		return experiments.RunConfig{}, fmt.Errorf("experiment %s: kind %q is not %s", e.Name, e.Kind, experiments.KindDDPMUncond)
+	}
+	if err := e.Validate(); err != nil {
+		return experiments.RunConfig{}, err
+	}
+	rc, err := e.ResolveModel()
+	if err != nil {
+		return rc, err
+	}
+	if rc.ModelConfig.Cond != "none" {
+		return rc, fmt.Errorf("experiment %s: model %s is conditional; unconditional DDPM needs a mode-none model", e.Name, e.Model)
+	}
+	return rc, nil
+}
+
+// Train trains an unconditional DDPM experiment and, when the step budget is
+// reached, stores the artifact with the resolved config.
+func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.TrainResult, error) {
+	if _, err := check(e); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = os.Stderr
+	}
+	if o.WorkDir == "" {
+		root := engine.ProjectRoot()
+		if root == "" {
+			root = "."
+		}
+		o.WorkDir = filepath.Join(root, ".cache", "runs", e.Name)
+	}
+	if o.ArtifactsRoot == "" {
+		o.ArtifactsRoot = artifacts.Root()
+	}
+	t0 := time.Now()
+	set, err := e.LoadSplit(e.Data.TrainSplit)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: data: %w", e.Name, err)
+	}
+	dataSec := time.Since(t0).Seconds()
+	stream, err := set.Stream(e.Data.ShuffleSeed, e.Train.BatchSize, true)
+	if err != nil {
+		return nil, err
+	}
+	runners.ResolveEpochs(&e, stream.BatchesPerEpoch())
+	rc, err := check(e)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Model(rc)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "experiment %s: %s, %d %s images %dx%d (fingerprint %.12s, %.1fs), model %s (%d parameters), %s objective, %d steps x batch %d\n",
+		e.Name, set.Source, set.N, set.Split, set.H, set.W, set.Fingerprint(), dataSec, e.Model, rc.ModelParams, m.Param, e.Train.Steps, e.Train.BatchSize)
+	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := runners.WriteRunConfig(o.WorkDir, rc); err != nil {
+		return nil, err
+	}
+	git := artifacts.GitState(engine.ProjectRoot())
+	ctx := context.New()
+	loss := func(ctx *context.Context, batch []*Node) *Node { return ddpm.Loss(ctx, m, batch[0], nil) }
+	res, err := train.Run(o.Backend, ctx, loss, stream, rc.Experiment.Train, train.Options{
+		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop,
+		Extra: map[string]string{"experiment": e.Name, "backend": o.Info.Name, "git_commit": git.Commit},
+	})
+	out := &runners.TrainResult{Train: res, WorkDir: o.WorkDir}
+	if err != nil {
+		return out, err
+	}
+	if !res.Done {
+		fmt.Fprintf(log, "stopped at step %d/%d; continue with --resume (checkpoint %s)\n", res.Step, e.Train.Steps, res.CheckpointPath)
+		return out, nil
+	}
+	a, err := runners.CreateArtifact(rc, set, res, o.WorkDir, git, o.Info, dataSec, o.ArtifactsRoot, nil)
+	if err != nil {
+		return out, err
+	}
+	out.Artifact = a
+	fmt.Fprintf(log, "artifact %s written to %s (weights_sha256 %s)\n", a.Manifest.ID, a.Dir, a.Manifest.WeightsSHA256)
+	return out, nil
+}
+
+// Loaded is a trained DDPM ready to sample.
+type Loaded struct {
+	Artifact *artifacts.Artifact
+	Config   experiments.RunConfig
+	Model    ddpm.Model
+	Ctx      *context.Context // variables (EMA weights when Config.Experiment.Sampling.UseEMA); use Ctx.Reuse() in graphs
+}
+
+// Load opens the weights of a verified artifact of kind ddpm-uncond.
+func Load(a *artifacts.Artifact) (*Loaded, error) {
+	var rc experiments.RunConfig
+	if err := a.DecodeConfig(&rc); err != nil {
+		return nil, err
+	}
+	if rc.Experiment.Kind != experiments.KindDDPMUncond {
+		return nil, fmt.Errorf("artifact %s: kind %q is not %s", a.Manifest.ID, rc.Experiment.Kind, experiments.KindDDPMUncond)
+	}
+	rc.Experiment = rc.Experiment.Resolved() // old manifests recorded unresolved configs
+	m, err := Model(rc)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := a.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.New()
+	ck.Load(ctx)
+	if rc.Experiment.Sampling.UseEMA {
+		if err := train.UseEMA(ctx); err != nil {
+			return nil, fmt.Errorf("artifact %s: %w", a.Manifest.ID, err)
+		}
+	}
+	return &Loaded{Artifact: a, Config: rc, Model: m, Ctx: ctx}, nil
+}
+
+// CheckData regenerates the training split with the current code and
+// compares its pixel hash and fingerprint with the ones recorded in the
+// artifact: a changed data generator means held-out comparisons would measure
+// a distribution shift, not the model.
+func (l *Loaded) CheckData() error {
+	e := l.Config.Experiment
+	set, err := e.LoadSplit(e.Data.TrainSplit)
+	if err != nil {
+		return err
+	}
+	if want := l.Artifact.Manifest.Dataset.PixelsSHA256; want != "" {
+		if got := experiments.PixelsSHA256(set); got != want {
+			return fmt.Errorf("artifact %s was trained on %s images whose pixels hash to %.16s…, but this code generates pixels hashing to %.16s… "+
+				"(the data generator changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
+				l.Artifact.Manifest.ID, l.Artifact.Manifest.Dataset.Name, want, got, l.Artifact.Manifest.Git.Commit)
+		}
+	}
+	want := l.Artifact.Manifest.Dataset.Fingerprint
+	if got := set.Fingerprint(); got != want {
+		return fmt.Errorf("artifact %s was trained on %s with fingerprint %.16s…, but this code generates fingerprint %.16s… "+
+			"(the data generator or data changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
+			l.Artifact.Manifest.ID, l.Artifact.Manifest.Dataset.Name, want, got, l.Artifact.Manifest.Git.Commit)
+	}
+	return nil
+}
+
+// ImageSize is the side of the images the model was trained on.
+func (l *Loaded) ImageSize() int { return l.Config.Experiment.Data.Phantom.Size }
+
+// SamplerSpec is a sampler and its settings, as recorded in outputs.
+type SamplerSpec struct {
+	Sampler string  `json:"sampler"` // "ddim" or "ddpm"
+	Steps   int     `json:"steps"`
+	Eta     float64 `json:"eta"`
+	Spacing string  `json:"spacing,omitempty"` // DDIM only
+	ClipX0  float64 `json:"clip_x0"`
+}
+
+// Label is "DDIM-50" or "DDPM-1000" (with ", eta 1" etc. when not the defaults).
+func (s SamplerSpec) Label() string {
+	if s.Sampler == "ddpm" {
+		return fmt.Sprintf("DDPM-%d", s.Steps)
+	}
+	l := fmt.Sprintf("DDIM-%d", s.Steps)
+	if s.Eta != 0 {
+		l += fmt.Sprintf(" eta=%g", s.Eta)
+	}
+	return l
+}
+
+// Spec resolves a sampler request against the experiment's defaults: steps 0
+// means T for ddpm and the experiment's for ddim; eta < 0 and spacing "" mean
+// the experiment's.
+func (l *Loaded) Spec(kind string, steps int, eta float64, spacing string) (SamplerSpec, error) {
+	sp := l.Config.Experiment.Sampling
+	T := l.Model.Sched.T
+	switch kind {
+	case "ddpm":
+		if steps != 0 && steps != T {
+			return SamplerSpec{}, fmt.Errorf("sampler ddpm runs all T=%d steps of the chain; got --steps %d (use --sampler ddim for fewer)", T, steps)
+		}
+		if spacing != "" {
+			return SamplerSpec{}, fmt.Errorf("--spacing applies to ddim only")
+		}
+		if eta >= 0 && eta != 1 {
+			return SamplerSpec{}, fmt.Errorf("sampler ddpm is the ancestral chain (eta 1 in DDIM's terms); got --eta %g (use --sampler ddim)", eta)
+		}
+		return SamplerSpec{Sampler: "ddpm", Steps: T, Eta: 1, ClipX0: sp.DDPMClipX0}, nil
+	case "ddim":
+		if steps == 0 {
+			steps = sp.DDIMSteps
+		}
+		if eta < 0 {
+			eta = sp.DDIMEta
+		}
+		if spacing == "" {
+			spacing = sp.DDIMSpacing
+		}
+		return SamplerSpec{Sampler: "ddim", Steps: steps, Eta: eta, Spacing: spacing, ClipX0: sp.DDIMClipX0}, nil
+	}
+	return SamplerSpec{}, fmt.Errorf("unknown sampler %q (want ddpm or ddim)", kind)
+}
+
+// Sampler draws batches from a loaded DDPM with one compiled sampler.
+type Sampler struct {
+	l       *Loaded
+	backend backends.Backend
+	spec    SamplerSpec
+	anc     *ddpm.Ancestral
+	ddim    *ddpm.DDIM
+}
+
+// NewSampler prepares "ddpm" (ancestral; steps must be T or 0) or "ddim"
+// (steps S; 0 = the experiment's) with the experiment's eta and spacing.
+func (l *Loaded) NewSampler(backend backends.Backend, kind string, steps int) (*Sampler, error) {
+	spec, err := l.Spec(kind, steps, -1, "")
+	if err != nil {
+		return nil, err
+	}
+	return l.NewSamplerSpec(backend, spec)
+}
+
+// NewSamplerSpec prepares the sampler of a resolved spec (see Spec).
+func (l *Loaded) NewSamplerSpec(backend backends.Backend, spec SamplerSpec) (*Sampler, error) {
+	s := &Sampler{l: l, backend: backend, spec: spec}
+	ctx := l.Ctx.Reuse()
+	switch spec.Sampler {
+	case "ddpm":
+		a, err := ddpm.NewAncestral(backend, ctx, l.Model, ddpm.AncestralOptions{ClipX0: spec.ClipX0})
+		if err != nil {
+			return nil, err
+		}
+		s.anc = a
+	case "ddim":
+		if spec.Eta < 0 {
+			return nil, fmt.Errorf("DDIM eta must be >= 0, got %g", spec.Eta)
+		}
+		d, err := ddpm.NewDDIM(backend, ctx, l.Model, ddpm.DDIMOptions{Steps: spec.Steps, Spacing: spec.Spacing, Eta: spec.Eta, ClipX0: spec.ClipX0})
+		if err != nil {
+			return nil, err
+		}
+		s.ddim = d
+	default:
+		return nil, fmt.Errorf("unknown sampler %q (want ddpm or ddim)", spec.Sampler)
+	}
+	return s, nil
+}
+
+// Steps is the number of network evaluations per sample.
+func (s *Sampler) Steps() int { return s.spec.Steps }
+
+// Spec is the sampler's resolved settings.
+func (s *Sampler) Spec() SamplerSpec { return s.spec }
+
+// Sample draws n images (float32 [n,H,W,1], nominally in [-1,1]) from x_T
+// drawn with seed; the sampler's own noise uses seed+1.
+func (s *Sampler) Sample(n int, seed int64, progress diffusion.Progress) (*tensors.Tensor, error) {
+	sz := s.l.ImageSize()
+	xT, err := diffusion.GaussianNoise(s.backend, seed, n, sz, sz, 1)
+	if err != nil {
+		return nil, err
+	}
+	return s.SampleFrom(xT, seed+1, progress, nil)
+}
+
+// SampleFrom runs the sampler from a given x_T [n,H,W,1]; noiseSeed seeds the
+// noise the sampler adds (unused by DDIM with eta 0); observe, if not nil,
+// sees the state after every step (see diffusion.Options.Observe).
+func (s *Sampler) SampleFrom(xT *tensors.Tensor, noiseSeed int64, progress diffusion.Progress, observe func(k int, x *tensors.Tensor)) (*tensors.Tensor, error) {
+	opts := diffusion.Options{Seed: noiseSeed, Progress: progress, Observe: observe}
+	if s.anc != nil {
+		return s.anc.Sample(xT, nil, opts)
+	}
+	return s.ddim.Sample(xT, nil, opts)
+}
+
+// Timesteps returns the 0-based timesteps the sampler visits, in order.
+func (s *Sampler) Timesteps() []int {
+	if s.ddim != nil {
+		return s.ddim.Timesteps()
+	}
+	T := s.l.Model.Sched.T
+	ts := make([]int, T)
+	for i := range ts {
+		ts[i] = T - 1 - i
+	}
+	return ts
+}

@@ -1,0 +1,188 @@
+// Package runners is the registry of experiment runners, one per kind of
+// experiment (experiments.KindSpecs), registered from their packages'
+// init functions the way the dmseg commands are. A runner trains an
+// experiment into an immutable artifact, evaluates an artifact into an
+// evaluation record beside it (artifacts/<id>/evals/<eval-id>/), and
+// re-samples a subset of a record to confirm that the stored predictions come
+// from the stored weights.
+//
+// Data flows one way: experiment config -> Runner.Train -> artifact ->
+// Runner.Evaluate -> evaluation record -> tables and figures.
+package runners
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/train"
+	"github.com/gomlx/gomlx/backends"
+)
+
+// TrainOptions are the run-time choices of a training run (they do not change the numbers).
+type TrainOptions struct {
+	Backend       backends.Backend
+	Info          engine.Info
+	WorkDir       string // checkpoints while training; default <checkout>/.cache/runs/<experiment>
+	ArtifactsRoot string // default artifacts.Root()
+	Resume        bool
+	StopAtStep    int64
+	Stop          func() bool
+	Log           io.Writer // default os.Stderr
+}
+
+// TrainResult is what a training run did.
+type TrainResult struct {
+	Train    *train.Result
+	Artifact *artifacts.Artifact // nil when the run stopped early (resume it)
+	WorkDir  string
+}
+
+// EvalOptions are the run-time choices of an evaluation.
+type EvalOptions struct {
+	Backend  backends.Backend
+	Info     engine.Info
+	Split    string // "" = the experiment's held-out split
+	N        int    // images (or samples) to evaluate; 0 = the experiment's
+	Samples  int    // samples per image (segmentation kinds); 0 = 1
+	Seed     int64  // sampling seed; 0 = the experiment's
+	Batch    int    // images per sampler call; 0 = a default
+	Samplers []string // generative kinds: which samplers to run (e.g. "ddim", "ddpm"); nil = all the kind evaluates
+	Log      io.Writer
+	Progress bool // draw progress bars on Log
+}
+
+// Runner trains, evaluates and checks one kind of experiment.
+type Runner interface {
+	Kind() string
+	Train(e experiments.Experiment, o TrainOptions) (*TrainResult, error)
+	Evaluate(a *artifacts.Artifact, o EvalOptions) (*artifacts.Eval, error)
+	// Resample regenerates the first k predictions of a record from the artifact's weights
+	// and compares them with the stored ones; on the record's own backend they must be equal
+	// (8-bit pixels), on another backend within tol (pixel levels, 0..255).
+	Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o EvalOptions, tol int) (ResampleReport, error)
+}
+
+// ResampleReport says how a re-sampled subset compares with the stored predictions.
+type ResampleReport struct {
+	Compared     int     // images compared
+	MaxAbsLevels int     // largest pixel difference in 8-bit levels
+	Differing    int     // pixels that differ at all
+	Seconds      float64 // time spent re-sampling
+}
+
+var registered = map[string]Runner{}
+
+// Register adds a runner; it panics on a duplicate or on a kind experiments does not declare.
+func Register(r Runner) {
+	if _, err := experiments.Spec(r.Kind()); err != nil {
+		panic(err)
+	}
+	if _, dup := registered[r.Kind()]; dup {
+		panic("runners: duplicate kind " + r.Kind())
+	}
+	registered[r.Kind()] = r
+}
+
+// Get returns the runner of kind, or an error saying which issue implements a declared kind.
+func Get(kind string) (Runner, error) {
+	if r, ok := registered[kind]; ok {
+		return r, nil
+	}
+	s, err := experiments.Spec(kind)
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("experiment kind %q (chapter %s) has no runner yet: it is planned in issue %d (needs: %s; loss: %s; sampler: %s)",
+		kind, s.Chapter, s.Issue, s.Data, s.Loss, s.Sampler)
+}
+
+// Kinds lists the kinds with a registered runner, sorted.
+func Kinds() []string {
+	var k []string
+	for n := range registered {
+		k = append(k, n)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// ForArtifact returns the runner of the kind recorded in an artifact's config.
+func ForArtifact(a *artifacts.Artifact) (Runner, experiments.RunConfig, error) {
+	var rc experiments.RunConfig
+	if err := a.DecodeConfig(&rc); err != nil {
+		return nil, rc, err
+	}
+	r, err := Get(rc.Experiment.Kind)
+	return r, rc, err
+}
+
+// ResolveEpochs fills steps_per_epoch (and steps, for an epoch budget) from the
+// number of batches per epoch of the training stream.
+func ResolveEpochs(e *experiments.Experiment, batchesPerEpoch int) {
+	if e.Train.Epochs > 0 {
+		e.Train.StepsPerEpoch = int64(batchesPerEpoch)
+		if e.Train.Steps == 0 {
+			e.Train.Steps = int64(math.Ceil(e.Train.Epochs * float64(e.Train.StepsPerEpoch)))
+		}
+	}
+}
+
+// CreateArtifact stores a finished training run: the resolved config (hashed),
+// the data fingerprint and pixel hash, git state, backend, module versions,
+// seeds, loss metrics and timings, and the checkpoint, loss CSV and plot from
+// workDir. The artifact is immutable from then on: evaluations go beside it.
+func CreateArtifact(rc experiments.RunConfig, set *dataset.Set, res *train.Result, workDir string, git artifacts.Git,
+	info engine.Info, dataSec float64, root string, extraSeeds map[string]int64) (*artifacts.Artifact, error) {
+	e := rc.Experiment
+	man, err := artifacts.NewManifest(e.Name, rc, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	man.Dataset = artifacts.Dataset{Name: set.Source + "/" + set.Split, Fingerprint: set.Fingerprint(), PixelsSHA256: experiments.PixelsSHA256(set)}
+	man.Git = git
+	man.Backend = artifacts.BackendFrom(info)
+	man.GoMLX = engine.ModuleVersion("github.com/gomlx/gomlx")
+	man.Modules = map[string]string{"github.com/gomlx/go-xla": engine.ModuleVersion("github.com/gomlx/go-xla")}
+	man.Seeds = map[string]int64{"train": e.Train.Seed, "shuffle": int64(e.Data.ShuffleSeed), "data": int64(e.Data.Phantom.Seed), "eval": e.Sampling.EvalSeed}
+	for k, v := range extraSeeds {
+		man.Seeds[k] = v
+	}
+	man.Metrics = map[string]float64{"steps": float64(res.Step), "final_loss": res.LastLoss, "model_params": float64(rc.ModelParams)}
+	if rows, err := train.ReadLossCSV(filepath.Join(workDir, train.LossCSVFile)); err == nil && len(rows) > 0 {
+		n := max(1, len(rows)/20)
+		s := 0.0
+		for _, r := range rows[len(rows)-n:] {
+			s += r.Loss
+		}
+		man.Metrics["loss_last5pct_mean"] = s / float64(n)
+	}
+	man.Timings = map[string]float64{"train": res.TrainSeconds, "data": dataSec,
+		"seconds_per_step": res.TrainSeconds / float64(max(res.Step, 1))}
+	man.Notes = map[string]string{"resumed": fmt.Sprint(res.Resumed), "host_cores": fmt.Sprint(engine.Cores())}
+	if res.Resumed {
+		man.Notes["resumed_from_step"] = fmt.Sprint(res.ResumedFrom)
+	}
+	return artifacts.Create(root, man, map[string]string{
+		artifacts.WeightsFile: filepath.Join(workDir, train.CheckpointFile),
+		train.LossCSVFile:     filepath.Join(workDir, train.LossCSVFile),
+		train.LossPNGFile:     filepath.Join(workDir, train.LossPNGFile),
+	})
+}
+
+// WriteRunConfig writes the resolved config into the work folder (for a human reading a run in progress).
+func WriteRunConfig(workDir string, rc experiments.RunConfig) error {
+	b, err := json.MarshalIndent(rc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return train.WriteFileAtomic(filepath.Join(workDir, "run_config.json"), b)
+}
