@@ -60,7 +60,7 @@ func TestToGrayGridAndPNGText(t *testing.T) {
 func TestPSNRAndBlur(t *testing.T) {
 	ref := []float32{0, 0, 0, 0}
 	// error 0.2 everywhere: MSE 0.04, PSNR = 10 log10(4/0.04) = 20 dB.
-	if p := psnr([]float32{0.2, -0.2, 0.2, -0.2}, ref); math.Abs(p-20) > 1e-5 {
+	if p := PSNR([]float32{0.2, -0.2, 0.2, -0.2}, ref); math.Abs(p-20) > 1e-5 {
 		t.Errorf("psnr %v", p)
 	}
 	// A constant image is unchanged by the box blur; a delta spreads to its 3x3 neighbourhood (r=1).
