@@ -171,8 +171,18 @@ func CreateArtifact(rc experiments.RunConfig, set *dataset.Set, res *train.Resul
 	if res.Resumed {
 		man.Notes["resumed_from_step"] = fmt.Sprint(res.ResumedFrom)
 	}
+	// The artifact keeps what sampling needs (EMA weights when the experiment samples with
+	// them), not the optimiser state; the full checkpoint stays in workDir for --resume.
+	weights := filepath.Join(workDir, "sampling.dmck")
+	if err := train.ExportSampling(filepath.Join(workDir, train.CheckpointFile), weights, e.Sampling.UseEMA); err != nil {
+		return nil, err
+	}
+	man.Notes["weights"] = "model variables only (no optimiser state)"
+	if e.Sampling.UseEMA {
+		man.Notes["weights"] = "EMA weights of the model variables (no optimiser state)"
+	}
 	return artifacts.Create(root, man, map[string]string{
-		artifacts.WeightsFile: filepath.Join(workDir, train.CheckpointFile),
+		artifacts.WeightsFile: weights,
 		train.LossCSVFile:     filepath.Join(workDir, train.LossCSVFile),
 		train.LossPNGFile:     filepath.Join(workDir, train.LossPNGFile),
 	})

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -65,6 +66,53 @@ func SaveCheckpoint(path string, ctx *context.Context, step int64, state any) er
 	for v := range ctx.IterVariables() {
 		vars = append(vars, v)
 	}
+	return saveVars(path, vars, step, state)
+}
+
+// SamplingState is the trainer state of a checkpoint written by ExportSampling.
+type SamplingState struct {
+	Export string `json:"export"` // "sampling"
+	EMA    bool   `json:"ema"`    // the model variables hold the EMA weights
+	Step   int64  `json:"step"`
+}
+
+// ExportSampling writes to dst the variables that sampling needs from the
+// training checkpoint src: the model's variables, holding the EMA weights
+// when useEMA (and src has them), without the optimiser's moments, the EMA
+// copies or the trainer's state (about a third of the full checkpoint). Such
+// a file cannot resume training; its state is a SamplingState.
+func ExportSampling(src, dst string, useEMA bool) error {
+	ck, err := ReadCheckpoint(src)
+	if err != nil {
+		return err
+	}
+	ctx := context.New()
+	ck.Load(ctx)
+	if useEMA {
+		if err := UseEMA(ctx); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", src, err)
+		}
+	}
+	var vars []*context.Variable
+	for v := range ctx.IterVariables() {
+		if strings.HasPrefix(v.ScopeAndName(), trainScope+"/") {
+			continue
+		}
+		vars = append(vars, v)
+	}
+	return saveVars(dst, vars, ck.Step, SamplingState{Export: "sampling", EMA: useEMA, Step: ck.Step})
+}
+
+// SamplingExport reports whether the checkpoint was written by ExportSampling, and with EMA weights.
+func (c *Checkpoint) SamplingExport() (isExport, ema bool) {
+	var s SamplingState
+	if json.Unmarshal(c.State, &s) != nil || s.Export != "sampling" {
+		return false, false
+	}
+	return true, s.EMA
+}
+
+func saveVars(path string, vars []*context.Variable, step int64, state any) error {
 	sort.Slice(vars, func(i, j int) bool { return vars[i].ScopeAndName() < vars[j].ScopeAndName() })
 	hdr := checkpointHeader{Format: checkpointMagic, Step: step}
 	if state != nil {

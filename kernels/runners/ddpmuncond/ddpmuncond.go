@@ -167,7 +167,11 @@ func Load(a *artifacts.Artifact) (*Loaded, error) {
 	}
 	ctx := context.New()
 	ck.Load(ctx)
-	if rc.Experiment.Sampling.UseEMA {
+	if export, ema := ck.SamplingExport(); export {
+		if rc.Experiment.Sampling.UseEMA && !ema {
+			return nil, fmt.Errorf("artifact %s: the experiment samples with EMA weights but %s holds the raw ones", a.Manifest.ID, artifacts.WeightsFile)
+		}
+	} else if rc.Experiment.Sampling.UseEMA {
 		if err := train.UseEMA(ctx); err != nil {
 			return nil, fmt.Errorf("artifact %s: %w", a.Manifest.ID, err)
 		}

@@ -2,6 +2,7 @@ package ddpmuncond
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/engine/enginetest"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/runners"
+	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -64,6 +66,41 @@ func TestTinyExperimentEndToEnd(t *testing.T) {
 	a, err := artifacts.Open(filepath.Join(root, "art"), "ch2-ddpm-uncond-tiny")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The artifact keeps the EMA weights only: every stored variable equals the EMA copy
+	// (or, for variables without one, the variable) of the full training checkpoint.
+	full, err := train.ReadCheckpoint(filepath.Join(root, "run", train.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := a.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isExp, ema := exp.SamplingExport(); !isExp || !ema || len(exp.Vars) >= len(full.Vars) {
+		t.Fatalf("artifact weights: export=%v ema=%v, %d of %d variables", isExp, ema, len(exp.Vars), len(full.Vars))
+	}
+	nEMA := 0
+	for _, r := range exp.Vars {
+		if strings.HasPrefix(r.Name, "/train/") {
+			t.Errorf("optimiser/trainer variable %s in the artifact", r.Name)
+		}
+		if r.DType != "Float32" {
+			continue
+		}
+		want := full.Tensor(r.Name)
+		if r.Trainable {
+			if e := full.Tensor("/train/ema" + r.Name); e != nil {
+				want = e
+				nEMA++
+			}
+		}
+		if fmt.Sprint(tensors.MustCopyFlatData[float32](exp.Tensor(r.Name))) != fmt.Sprint(tensors.MustCopyFlatData[float32](want)) {
+			t.Errorf("variable %s differs from its EMA value", r.Name)
+		}
+	}
+	if nEMA == 0 {
+		t.Error("no variable was compared with its EMA copy")
 	}
 	l, err := Load(a)
 	if err != nil {
