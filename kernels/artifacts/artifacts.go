@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/google/uuid"
@@ -246,7 +247,7 @@ func Create(root string, m Manifest, files map[string]string) (*Artifact, error)
 		if err != nil {
 			return nil, fmt.Errorf("artifacts: %w", err)
 		}
-		if err := train.WriteFileAtomic(filepath.Join(dir, filepath.FromSlash(n)), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(n)), data); err != nil {
 			return nil, fmt.Errorf("artifacts: %w", err)
 		}
 	}
@@ -302,7 +303,7 @@ func (a *Artifact) Rescan() error {
 	gi := filepath.Join(a.Dir, ".gitignore")
 	if len(external) > 0 {
 		msg := "# referenced by sha256 in manifest.json (larger than the repository limit)\n" + strings.Join(external, "\n") + "\n"
-		if err := train.WriteFileAtomic(gi, []byte(msg)); err != nil {
+		if err := atomicfile.Write(gi, []byte(msg)); err != nil {
 			return err
 		}
 	} else {
@@ -321,7 +322,7 @@ func (a *Artifact) writeManifest() error {
 	if err != nil {
 		return fmt.Errorf("artifacts: %w", err)
 	}
-	return train.WriteFileAtomic(filepath.Join(a.Dir, ManifestFile), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(a.Dir, ManifestFile), append(b, '\n'))
 }
 
 // SetMetrics merges metrics (and timings, notes) into the manifest and rewrites it.

@@ -141,11 +141,6 @@ func WritePNG(path string, img image.Image) error {
 	return atomicfile.Write(path, data)
 }
 
-// WriteFileAtomic writes data to path via a temporary file and rename, creating parent folders.
-//
-// Deprecated: use atomicfile.Write.
-func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
-
 // areaWeights returns, for each destination index, the source indices and weights
 // (fractions of the destination cell covered by each source cell, summing to 1).
 func areaWeights(src, dst int) (idx [][]int, wts [][]float64) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/experiments"
@@ -194,5 +195,5 @@ func WriteRunConfig(workDir string, rc experiments.RunConfig) error {
 	if err != nil {
 		return err
 	}
-	return train.WriteFileAtomic(filepath.Join(workDir, "run_config.json"), b)
+	return atomicfile.Write(filepath.Join(workDir, "run_config.json"), b)
 }

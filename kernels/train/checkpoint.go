@@ -250,12 +250,6 @@ func (c *Checkpoint) Load(ctx *context.Context) {
 	}
 }
 
-// WriteFileAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path, so readers see either the old or the new file.
-//
-// Deprecated: use atomicfile.Write.
-func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
-
 func mustClone(t *tensors.Tensor) *tensors.Tensor {
 	c, err := t.LocalClone()
 	if err != nil {
