@@ -237,25 +237,14 @@ func (a *Artifact) ReadEvals() ([]*Eval, error) {
 // Evals opens and verifies every evaluation record of a, sorted by id.
 // Unverifiable records are returned as errors naming them.
 func (a *Artifact) Evals() ([]*Eval, error) {
-	base := filepath.Join(a.Dir, EvalsDir)
-	entries, err := os.ReadDir(base)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	all, err := a.ReadEvals()
 	if err != nil {
-		return nil, fmt.Errorf("artifacts: %w", err)
+		return nil, err
 	}
 	var out []*Eval
 	var errs []error
-	for _, en := range entries {
-		if !en.IsDir() || strings.HasPrefix(en.Name(), ".") {
-			continue
-		}
-		e, err := ReadEval(filepath.Join(base, en.Name()))
-		if err == nil {
-			err = e.Verify(a)
-		}
-		if err != nil {
+	for _, e := range all {
+		if err := e.Verify(a); err != nil {
 			errs = append(errs, err)
 			continue
 		}
