@@ -116,7 +116,7 @@ var thesisDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaSt
 var cpuDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "v"}
 
 var thesisSampling = SamplingSpec{DDIMSteps: 50, DDIMEta: 0, DDIMSpacing: "compvis", DDIMClipX0: 0, DDPMClipX0: 1,
-	UseEMA: true, EvalSamples: 256, EvalSeed: 1234}
+	UseEMA: true, EvalSamples: 128, EvalSeed: 1234}
 
 func init() {
 	phantomData := DataSpec{Source: "phantom", Phantom: dataset.PhantomConfig{Task: "lung", Seed: 1, Size: 64, NTrain: 2000, NVal: 500, NTest: 500},
