@@ -14,6 +14,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/metrics/quality"
 	"github.com/dmseg/dmseg/kernels/runners"
@@ -96,7 +97,7 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 		split = e.Data.HeldOut
 	}
 	if o.Samples > 1 {
-		return nil, fmt.Errorf("--samples applies to segmentation kinds; %s draws --n independent samples", experimentsKind)
+		return nil, fmt.Errorf("--samples applies to segmentation kinds; %s draws --n independent samples", experiments.KindDDPMUncond)
 	}
 	if p.N < 10 || p.Batch < 1 {
 		return nil, fmt.Errorf("quality evaluation needs --n >= 10 (FD/KID) and a batch >= 1, got %d, %d", p.N, p.Batch)
@@ -166,7 +167,6 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	return a.CreateEval(EvalName, p, res, files, artifacts.BackendFrom(o.Info), git, timings)
 }
 
-const experimentsKind = "ddpm-uncond"
 
 // QualityFromSamples computes the quality results from decoded 8-bit samples
 // (one []float32 per sampler of p, n*size*size values each): every number of
