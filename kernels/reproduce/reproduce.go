@@ -53,7 +53,7 @@ type Options struct {
 	ResampleK int  // images per sampler re-drawn per evaluation record (0: 8; < 0: none)
 	// Chapter2 is the experiment whose newest artifact makes the chapter-2 outputs (default ch2.Experiment).
 	Chapter2 string
-	Log       io.Writer
+	Log      io.Writer
 }
 
 // Report is what a run found.

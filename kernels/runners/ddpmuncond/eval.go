@@ -167,7 +167,6 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	return a.CreateEval(EvalName, p, res, files, artifacts.BackendFrom(o.Info), git, timings)
 }
 
-
 // QualityFromSamples computes the quality results from decoded 8-bit samples
 // (one []float32 per sampler of p, n*size*size values each): every number of
 // the chapter-2 quality table is a function of the stored PNGs and the data.
