@@ -129,6 +129,10 @@ func Run(o Options) (*Report, error) {
 	if err := r.writeTimings(); err != nil {
 		return r.rep, err
 	}
+	if len(r.rep.Mismatches) > 0 && o.Update {
+		r.logf("accepted %d changed value(s) (--update):\n  %s\n", len(r.rep.Mismatches), strings.Join(r.rep.Mismatches, "\n  "))
+		return r.rep, nil
+	}
 	if len(r.rep.Mismatches) > 0 {
 		return r.rep, fmt.Errorf("reproduce: %d regenerated value(s) differ from the committed ones (committed files kept; regenerated ones in %s):\n  %s",
 			len(r.rep.Mismatches), filepath.Join(o.Root, ".cache", "reproduce"), strings.Join(r.rep.Mismatches, "\n  "))

@@ -134,7 +134,7 @@ func qualityTable(a *artifacts.Artifact, ev *artifacts.Eval, p ddpmuncond.Qualit
 		Title: "Chapter 2 sample quality (Figure 10): DDIM and DDPM from the same x_T",
 		Caption: fmt.Sprintf("%d samples per sampler (x_T of batch k from seed %d+2k, batch %d) against %s; calibration rows from the %s split. "+
 			"Features %s (kernels/metrics/quality): FD = Fréchet distance of Gaussians fitted to the standardised features (FID-style, not comparable "+
-			"with Inception FID); KID = unbiased MMD^2 with a cubic kernel. Speckled: %s (threshold %.4g from %d images). Synthetic phantom data: "+
+			"with Inception FID); KID = unbiased MMD^2 with a cubic kernel. %s (threshold %.4g from %d images). Synthetic phantom data: "+
 			"not comparable with the thesis's COVID-QU-Ex figures.",
 			p.N, p.Seed, p.Batch, p.HeldOut, p.Calibration, p.Features, r.Speckle.Rule, r.Speckle.Threshold, r.Speckle.Reference),
 		Columns: []tables.Column{{Key: "fd", Header: "FD", Digits: 1}, {Key: "kid", Header: "KID", Digits: 3},
