@@ -115,34 +115,3 @@ func boxBlur(pix []float32, n, sz, r int) []float32 {
 	}
 	return out
 }
-
-// SamplerTiming is the DDPM-vs-DDIM wall-clock comparison on one artifact.
-type SamplerTiming struct {
-	N              int     `json:"n"`
-	DDPMSteps      int     `json:"ddpm_steps"`
-	DDIMSteps      int     `json:"ddim_steps"`
-	DDPMSeconds    float64 `json:"ddpm_seconds"`
-	DDIMSeconds    float64 `json:"ddim_seconds"`
-	Ratio          float64 `json:"ratio"`           // DDPM seconds / DDIM seconds
-	IdealRatio     float64 `json:"ideal_ratio"`     // DDPMSteps / DDIMSteps (network calls)
-	CompileSeconds float64 `json:"compile_seconds"` // first (warm-up) call of both, excluded above
-
-	// The images of the timed runs (same x_T for both), n*H*W each.
-	DDPMImages []float32 `json:"-"`
-	DDIMImages []float32 `json:"-"`
-}
-
-// FigureSamplers shows the timed DDPM and DDIM samples from the same x_T one above the other.
-func FigureSamplers(t *SamplerTiming, size int, stamp string) ([]byte, error) {
-	all := append(append([]float32{}, t.DDPMImages...), t.DDIMImages...)
-	imgs, err := ToGray(all, 2*t.N, size, size)
-	if err != nil {
-		return nil, err
-	}
-	grid, err := Grid(imgs, t.N, 3, 2)
-	if err != nil {
-		return nil, err
-	}
-	title := fmt.Sprintf("Same x_T, same weights: ancestral DDPM (%d steps, %.1f s) vs DDIM (%d steps, %.1f s)", t.DDPMSteps, t.DDPMSeconds, t.DDIMSteps, t.DDIMSeconds)
-	return Labeled(grid, title, nil, []string{fmt.Sprintf("DDPM-%d", t.DDPMSteps), fmt.Sprintf("DDIM-%d", t.DDIMSteps)}, stamp, 2+1.3*float64(t.N))
-}
