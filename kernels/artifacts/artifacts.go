@@ -325,29 +325,6 @@ func (a *Artifact) writeManifest() error {
 	return atomicfile.Write(filepath.Join(a.Dir, ManifestFile), append(b, '\n'))
 }
 
-// SetMetrics merges metrics (and timings, notes) into the manifest and rewrites it.
-func (a *Artifact) SetMetrics(metrics, timings map[string]float64, notes map[string]string) error {
-	if a.Manifest.Metrics == nil {
-		a.Manifest.Metrics = map[string]float64{}
-	}
-	if a.Manifest.Timings == nil {
-		a.Manifest.Timings = map[string]float64{}
-	}
-	if a.Manifest.Notes == nil {
-		a.Manifest.Notes = map[string]string{}
-	}
-	for k, v := range metrics {
-		a.Manifest.Metrics[k] = v
-	}
-	for k, v := range timings {
-		a.Manifest.Timings[k] = v
-	}
-	for k, v := range notes {
-		a.Manifest.Notes[k] = v
-	}
-	return a.writeManifest()
-}
-
 // ReadManifest reads root/<id>/manifest.json without verifying the files.
 func ReadManifest(dir string) (Manifest, error) {
 	p := filepath.Join(dir, ManifestFile)

@@ -252,27 +252,3 @@ func (a *Artifact) Evals() ([]*Eval, error) {
 	}
 	return out, errors.Join(errs...)
 }
-
-// Eval opens one evaluation record by id or unique id prefix, verified.
-func (a *Artifact) Eval(ref string) (*Eval, error) {
-	evs, err := a.Evals()
-	if err != nil {
-		return nil, err
-	}
-	var match []*Eval
-	for _, e := range evs {
-		if e.Record.ID == ref {
-			return e, nil
-		}
-		if strings.HasPrefix(e.Record.ID, ref) {
-			match = append(match, e)
-		}
-	}
-	switch len(match) {
-	case 1:
-		return match[0], nil
-	case 0:
-		return nil, fmt.Errorf("artifact %s has no evaluation %q (see `dmseg artifacts show %s`)", a.Manifest.ID, ref, a.Manifest.ID)
-	}
-	return nil, fmt.Errorf("artifact %s: evaluation %q is ambiguous", a.Manifest.ID, ref)
-}

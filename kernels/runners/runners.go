@@ -16,7 +16,6 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
@@ -104,16 +103,6 @@ func Get(kind string) (Runner, error) {
 	}
 	return nil, fmt.Errorf("experiment kind %q (chapter %s) has no runner yet: it is planned in issue %d (needs: %s; loss: %s; sampler: %s)",
 		kind, s.Chapter, s.Issue, s.Data, s.Loss, s.Sampler)
-}
-
-// Kinds lists the kinds with a registered runner, sorted.
-func Kinds() []string {
-	var k []string
-	for n := range registered {
-		k = append(k, n)
-	}
-	sort.Strings(k)
-	return k
 }
 
 // ForArtifact returns the runner of the kind recorded in an artifact's config.

@@ -6,10 +6,9 @@ import (
 	"fmt"
 )
 
-// FlatMetrics are metric keys that a row's JSON also carries at the top level
+// A row's JSON also carries the metrics fd and kid at the top level
 // (rows[].fd, rows[].kid of the chapter-2 quality table, as programs read
 // them), in addition to rows[].metrics. Reading checks that both agree.
-var FlatMetrics = []string{"fd", "kid"}
 
 type plainRow Row
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 	"github.com/dmseg/dmseg/kernels/tables"
@@ -83,11 +84,11 @@ func RecomputeQuality(a *artifacts.Artifact, ev *artifacts.Eval) (*tables.Table,
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := ddpmuncond.Load(a)
+	rc, err := runConfig(a)
 	if err != nil {
 		return nil, nil, err
 	}
-	e := l.Config.Experiment
+	e := rc.Experiment
 	held, err := e.LoadSplit(e.Data.HeldOut)
 	if err != nil {
 		return nil, nil, err
@@ -98,7 +99,7 @@ func RecomputeQuality(a *artifacts.Artifact, ev *artifacts.Eval) (*tables.Table,
 	}
 	var sets [][]float32
 	for _, s := range p.Samplers {
-		pix, err := samples(ev, s, l.ImageSize())
+		pix, err := samples(ev, s, e.Data.Phantom.Size)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -158,18 +159,20 @@ func samples(ev *artifacts.Eval, spec ddpmuncond.SamplerSpec, size int) ([]float
 	return ddpmuncond.DecodeStrip(b, size)
 }
 
-// imageSize reads the training image size from the artifact's config (without loading weights).
-func imageSize(a *artifacts.Artifact) (int, error) {
-	var rc struct {
-		Experiment struct {
-			Data struct {
-				Phantom struct {
-					Size int `json:"size"`
-				} `json:"phantom"`
-			} `json:"data"`
-		} `json:"experiment"`
-	}
+// runConfig reads the artifact's recorded config (without loading weights).
+func runConfig(a *artifacts.Artifact) (experiments.RunConfig, error) {
+	var rc experiments.RunConfig
 	if err := a.DecodeConfig(&rc); err != nil {
+		return rc, err
+	}
+	rc.Experiment = rc.Experiment.Resolved()
+	return rc, nil
+}
+
+// imageSize is the training image size recorded in the artifact's config.
+func imageSize(a *artifacts.Artifact) (int, error) {
+	rc, err := runConfig(a)
+	if err != nil {
 		return 0, err
 	}
 	if rc.Experiment.Data.Phantom.Size < 1 {
