@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // TrainOptions are the run-time choices of a training run (they do not change the numbers).
@@ -185,4 +187,136 @@ func WriteRunConfig(workDir string, rc experiments.RunConfig) error {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(workDir, "run_config.json"), b)
+}
+
+// FitSpec is what a kind contributes to the common training loop of Fit.
+type FitSpec struct {
+	// ImagesOnly trains on the images alone (unconditional kinds); otherwise a
+	// batch is [images, masks].
+	ImagesOnly bool
+	// Check validates the experiment (with steps resolved from epochs) and
+	// resolves the config its artifact records.
+	Check func(e experiments.Experiment) (experiments.RunConfig, error)
+	// Loss builds the training loss of a resolved config and a one-line
+	// description of the model and objective for the log.
+	Loss func(rc experiments.RunConfig) (train.LossFn, string, error)
+}
+
+// Fit is the training run every kind shares: it materialises the training
+// split, streams shuffled batches, checks and records the resolved config in
+// the work folder, trains (checkpointing, resumable) and, when the step budget
+// is reached, stores the artifact.
+func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, error) {
+	if _, err := spec.Check(e); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = os.Stderr
+	}
+	if o.WorkDir == "" {
+		root := engine.ProjectRoot()
+		if root == "" {
+			root = "."
+		}
+		o.WorkDir = filepath.Join(root, ".cache", "runs", e.Name)
+	}
+	if o.ArtifactsRoot == "" {
+		o.ArtifactsRoot = artifacts.Root()
+	}
+	t0 := time.Now()
+	set, err := e.LoadSplit(e.Data.TrainSplit)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: data: %w", e.Name, err)
+	}
+	dataSec := time.Since(t0).Seconds()
+	stream, err := set.Stream(e.Data.ShuffleSeed, e.Train.BatchSize, spec.ImagesOnly)
+	if err != nil {
+		return nil, err
+	}
+	ResolveEpochs(&e, stream.BatchesPerEpoch())
+	rc, err := spec.Check(e)
+	if err != nil {
+		return nil, err
+	}
+	loss, desc, err := spec.Loss(rc)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "experiment %s: %s, %d %s images %dx%d (fingerprint %.12s, %.1fs), model %s (%d parameters), %s, %d steps x batch %d\n",
+		e.Name, set.Source, set.N, set.Split, set.H, set.W, set.Fingerprint(), dataSec, e.Model, rc.ModelParams, desc, e.Train.Steps, e.Train.BatchSize)
+	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := WriteRunConfig(o.WorkDir, rc); err != nil {
+		return nil, err
+	}
+	git := artifacts.GitState(engine.ProjectRoot())
+	ctx := context.New()
+	res, err := train.Run(o.Backend, ctx, loss, stream, rc.Experiment.Train, train.Options{
+		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop,
+		Extra: map[string]string{"experiment": e.Name, "backend": o.Info.Name, "git_commit": git.Commit},
+	})
+	out := &TrainResult{Train: res, WorkDir: o.WorkDir}
+	if err != nil {
+		return out, err
+	}
+	if !res.Done {
+		fmt.Fprintf(log, "stopped at step %d/%d; continue with --resume (checkpoint %s)\n", res.Step, e.Train.Steps, res.CheckpointPath)
+		return out, nil
+	}
+	a, err := CreateArtifact(rc, set, res, o.WorkDir, git, o.Info, dataSec, o.ArtifactsRoot, nil)
+	if err != nil {
+		return out, err
+	}
+	out.Artifact = a
+	fmt.Fprintf(log, "artifact %s written to %s (weights_sha256 %s)\n", a.Manifest.ID, a.Dir, a.Manifest.WeightsSHA256)
+	return out, nil
+}
+
+// LoadWeights loads an artifact's checkpoint into a new context: the EMA
+// weights when useEMA (exported sampling weights must then be the EMA ones),
+// the raw weights otherwise.
+func LoadWeights(a *artifacts.Artifact, useEMA bool) (*context.Context, error) {
+	ck, err := a.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.New()
+	ck.Load(ctx)
+	if export, ema := ck.SamplingExport(); export {
+		if useEMA && !ema {
+			return nil, fmt.Errorf("artifact %s: the experiment samples with EMA weights but %s holds the raw ones", a.Manifest.ID, artifacts.WeightsFile)
+		}
+	} else if useEMA {
+		if err := train.UseEMA(ctx); err != nil {
+			return nil, fmt.Errorf("artifact %s: %w", a.Manifest.ID, err)
+		}
+	}
+	return ctx, nil
+}
+
+// CheckData regenerates an artifact's training split with the current code
+// and compares its pixel hash and fingerprint with the ones recorded: a
+// changed data generator means held-out comparisons would measure a
+// distribution shift, not the model.
+func CheckData(a *artifacts.Artifact, e experiments.Experiment) error {
+	set, err := e.LoadSplit(e.Data.TrainSplit)
+	if err != nil {
+		return err
+	}
+	if want := a.Manifest.Dataset.PixelsSHA256; want != "" {
+		if got := experiments.PixelsSHA256(set); got != want {
+			return fmt.Errorf("artifact %s was trained on %s images whose pixels hash to %.16s…, but this code generates pixels hashing to %.16s… "+
+				"(the data generator changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
+				a.Manifest.ID, a.Manifest.Dataset.Name, want, got, a.Manifest.Git.Commit)
+		}
+	}
+	want := a.Manifest.Dataset.Fingerprint
+	if got := set.Fingerprint(); got != want {
+		return fmt.Errorf("artifact %s was trained on %s with fingerprint %.16s…, but this code generates fingerprint %.16s… "+
+			"(the data generator or data changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
+			a.Manifest.ID, a.Manifest.Dataset.Name, want, got, a.Manifest.Git.Commit)
+	}
+	return nil
 }

@@ -9,14 +9,10 @@ package ddpmuncond
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
-	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/train"
@@ -68,75 +64,19 @@ func check(e experiments.Experiment) (experiments.RunConfig, error) {
 	return rc, nil
 }
 
-// Train trains an unconditional DDPM experiment and, when the step budget is
-// reached, stores the artifact with the resolved config.
+// Train trains an unconditional DDPM experiment (L_simple on the images, the
+// experiment's objective) and, when the step budget is reached, stores the
+// artifact with the resolved config.
 func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.TrainResult, error) {
-	if _, err := check(e); err != nil {
-		return nil, err
-	}
-	log := o.Log
-	if log == nil {
-		log = os.Stderr
-	}
-	if o.WorkDir == "" {
-		root := engine.ProjectRoot()
-		if root == "" {
-			root = "."
-		}
-		o.WorkDir = filepath.Join(root, ".cache", "runs", e.Name)
-	}
-	if o.ArtifactsRoot == "" {
-		o.ArtifactsRoot = artifacts.Root()
-	}
-	t0 := time.Now()
-	set, err := e.LoadSplit(e.Data.TrainSplit)
-	if err != nil {
-		return nil, fmt.Errorf("experiment %s: data: %w", e.Name, err)
-	}
-	dataSec := time.Since(t0).Seconds()
-	stream, err := set.Stream(e.Data.ShuffleSeed, e.Train.BatchSize, true)
-	if err != nil {
-		return nil, err
-	}
-	runners.ResolveEpochs(&e, stream.BatchesPerEpoch())
-	rc, err := check(e)
-	if err != nil {
-		return nil, err
-	}
-	m, err := Model(rc)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(log, "experiment %s: %s, %d %s images %dx%d (fingerprint %.12s, %.1fs), model %s (%d parameters), %s objective, %d steps x batch %d\n",
-		e.Name, set.Source, set.N, set.Split, set.H, set.W, set.Fingerprint(), dataSec, e.Model, rc.ModelParams, m.Param, e.Train.Steps, e.Train.BatchSize)
-	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := runners.WriteRunConfig(o.WorkDir, rc); err != nil {
-		return nil, err
-	}
-	git := artifacts.GitState(engine.ProjectRoot())
-	ctx := context.New()
-	loss := func(ctx *context.Context, batch []*Node) *Node { return ddpm.Loss(ctx, m, batch[0], nil) }
-	res, err := train.Run(o.Backend, ctx, loss, stream, rc.Experiment.Train, train.Options{
-		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop,
-		Extra: map[string]string{"experiment": e.Name, "backend": o.Info.Name, "git_commit": git.Commit},
-	})
-	out := &runners.TrainResult{Train: res, WorkDir: o.WorkDir}
-	if err != nil {
-		return out, err
-	}
-	if !res.Done {
-		fmt.Fprintf(log, "stopped at step %d/%d; continue with --resume (checkpoint %s)\n", res.Step, e.Train.Steps, res.CheckpointPath)
-		return out, nil
-	}
-	a, err := runners.CreateArtifact(rc, set, res, o.WorkDir, git, o.Info, dataSec, o.ArtifactsRoot, nil)
-	if err != nil {
-		return out, err
-	}
-	out.Artifact = a
-	fmt.Fprintf(log, "artifact %s written to %s (weights_sha256 %s)\n", a.Manifest.ID, a.Dir, a.Manifest.WeightsSHA256)
-	return out, nil
+	return runners.Fit(e, o, runners.FitSpec{ImagesOnly: true, Check: check,
+		Loss: func(rc experiments.RunConfig) (train.LossFn, string, error) {
+			m, err := Model(rc)
+			if err != nil {
+				return nil, "", err
+			}
+			return func(ctx *context.Context, batch []*Node) *Node { return ddpm.Loss(ctx, m, batch[0], nil) },
+				m.Param.String() + " objective", nil
+		}})
 }
 
 // Loaded is a trained DDPM ready to sample.
@@ -148,62 +88,34 @@ type Loaded struct {
 }
 
 // Load opens the weights of a verified artifact of kind ddpm-uncond.
-func Load(a *artifacts.Artifact) (*Loaded, error) {
+func Load(a *artifacts.Artifact) (*Loaded, error) { return LoadKind(a, experiments.KindDDPMUncond) }
+
+// LoadKind opens the weights of a verified DDPM artifact of the given kind
+// (ddpm-uncond here; the conditional ddpm-seg runner loads its artifacts
+// the same way and samples with SampleCond).
+func LoadKind(a *artifacts.Artifact, kind string) (*Loaded, error) {
 	var rc experiments.RunConfig
 	if err := a.DecodeConfig(&rc); err != nil {
 		return nil, err
 	}
-	if rc.Experiment.Kind != experiments.KindDDPMUncond {
-		return nil, fmt.Errorf("artifact %s: kind %q is not %s", a.Manifest.ID, rc.Experiment.Kind, experiments.KindDDPMUncond)
+	if rc.Experiment.Kind != kind {
+		return nil, fmt.Errorf("artifact %s: kind %q is not %s", a.Manifest.ID, rc.Experiment.Kind, kind)
 	}
 	rc.Experiment = rc.Experiment.Resolved() // old manifests recorded unresolved configs
 	m, err := Model(rc)
 	if err != nil {
 		return nil, err
 	}
-	ck, err := a.Checkpoint()
+	ctx, err := runners.LoadWeights(a, rc.Experiment.Sampling.UseEMA)
 	if err != nil {
 		return nil, err
-	}
-	ctx := context.New()
-	ck.Load(ctx)
-	if export, ema := ck.SamplingExport(); export {
-		if rc.Experiment.Sampling.UseEMA && !ema {
-			return nil, fmt.Errorf("artifact %s: the experiment samples with EMA weights but %s holds the raw ones", a.Manifest.ID, artifacts.WeightsFile)
-		}
-	} else if rc.Experiment.Sampling.UseEMA {
-		if err := train.UseEMA(ctx); err != nil {
-			return nil, fmt.Errorf("artifact %s: %w", a.Manifest.ID, err)
-		}
 	}
 	return &Loaded{Artifact: a, Config: rc, Model: m, Ctx: ctx}, nil
 }
 
-// CheckData regenerates the training split with the current code and
-// compares its pixel hash and fingerprint with the ones recorded in the
-// artifact: a changed data generator means held-out comparisons would measure
-// a distribution shift, not the model.
-func (l *Loaded) CheckData() error {
-	e := l.Config.Experiment
-	set, err := e.LoadSplit(e.Data.TrainSplit)
-	if err != nil {
-		return err
-	}
-	if want := l.Artifact.Manifest.Dataset.PixelsSHA256; want != "" {
-		if got := experiments.PixelsSHA256(set); got != want {
-			return fmt.Errorf("artifact %s was trained on %s images whose pixels hash to %.16s…, but this code generates pixels hashing to %.16s… "+
-				"(the data generator changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
-				l.Artifact.Manifest.ID, l.Artifact.Manifest.Dataset.Name, want, got, l.Artifact.Manifest.Git.Commit)
-		}
-	}
-	want := l.Artifact.Manifest.Dataset.Fingerprint
-	if got := set.Fingerprint(); got != want {
-		return fmt.Errorf("artifact %s was trained on %s with fingerprint %.16s…, but this code generates fingerprint %.16s… "+
-			"(the data generator or data changed since; retrain with `make train-all` or check out the artifact's commit %.12s)",
-			l.Artifact.Manifest.ID, l.Artifact.Manifest.Dataset.Name, want, got, l.Artifact.Manifest.Git.Commit)
-	}
-	return nil
-}
+// CheckData checks that the current code regenerates the artifact's training
+// data (runners.CheckData).
+func (l *Loaded) CheckData() error { return runners.CheckData(l.Artifact, l.Config.Experiment) }
 
 // ImageSize is the side of the images the model was trained on.
 func (l *Loaded) ImageSize() int { return l.Config.Experiment.Data.Phantom.Size }
@@ -328,11 +240,17 @@ func (s *Sampler) Sample(n int, seed int64, progress diffusion.Progress) (*tenso
 // noise the sampler adds (unused by DDIM with eta 0); observe, if not nil,
 // sees the state after every step (see diffusion.Options.Observe).
 func (s *Sampler) SampleFrom(xT *tensors.Tensor, noiseSeed int64, progress diffusion.Progress, observe func(k int, x *tensors.Tensor)) (*tensors.Tensor, error) {
+	return s.SampleCond(xT, nil, noiseSeed, progress, observe)
+}
+
+// SampleCond is SampleFrom with a condition [n,H,W,C] for conditional models
+// (nil for unconditional ones).
+func (s *Sampler) SampleCond(xT, cond *tensors.Tensor, noiseSeed int64, progress diffusion.Progress, observe func(k int, x *tensors.Tensor)) (*tensors.Tensor, error) {
 	opts := diffusion.Options{Seed: noiseSeed, Progress: progress, Observe: observe}
 	if s.anc != nil {
-		return s.anc.Sample(xT, nil, opts)
+		return s.anc.Sample(xT, cond, opts)
 	}
-	return s.ddim.Sample(xT, nil, opts)
+	return s.ddim.Sample(xT, cond, opts)
 }
 
 // Timesteps returns the 0-based timesteps the sampler visits, in order.

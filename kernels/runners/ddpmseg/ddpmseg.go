@@ -1,0 +1,181 @@
+// Package ddpmseg runs chapter 3's segmentation as conditional generation
+// (thesis 3.2, SegDiff): a DDPM generates the mask x_0 given the X-ray, which
+// an RRDB encoder trained jointly turns into features that are added to the
+// U-Net's first block ("add") or concatenated with the noisy mask ("concat").
+// Training minimises L_simple on the mask (ddpm.Loss with the image as the
+// condition); evaluation samples one mask per image with DDIM from x_T and
+// thresholds it at 0.5 (segeval).
+package ddpmseg
+
+import (
+	"fmt"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/diffusion"
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
+	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/models/registry"
+	"github.com/dmseg/dmseg/kernels/runners"
+	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
+	"github.com/dmseg/dmseg/kernels/runners/segeval"
+	"github.com/dmseg/dmseg/kernels/train"
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Runner is the ddpm-seg runner.
+type Runner struct{}
+
+func init() { runners.Register(Runner{}) }
+
+// Kind is experiments.KindDDPMSeg.
+func (Runner) Kind() string { return experiments.KindDDPMSeg }
+
+func check(e experiments.Experiment) (experiments.RunConfig, error) {
+	if e.Kind != experiments.KindDDPMSeg {
+		return experiments.RunConfig{}, fmt.Errorf("experiment %s is of kind %q, not %s", e.Name, e.Kind, experiments.KindDDPMSeg)
+	}
+	if err := e.Validate(); err != nil {
+		return experiments.RunConfig{}, err
+	}
+	rc, err := e.ResolveModel()
+	if err != nil {
+		return rc, err
+	}
+	if c := rc.ModelConfig.Cond; c != registry.CondAdd && c != registry.CondConcat {
+		return rc, fmt.Errorf("experiment %s: model %s has conditioning %q; a segmentation DDPM needs -add or -concat", e.Name, e.Model, c)
+	}
+	return rc, nil
+}
+
+// Train trains the conditional DDPM: L_simple on the mask (in {-1, 1}) with
+// the X-ray (in [-1, 1]) as the condition, the encoder trained jointly
+// (Table 8: cond_stage_trainable).
+func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.TrainResult, error) {
+	return runners.Fit(e, o, runners.FitSpec{Check: check,
+		Loss: func(rc experiments.RunConfig) (train.LossFn, string, error) {
+			m, err := ddpmuncond.Model(rc)
+			if err != nil {
+				return nil, "", err
+			}
+			return func(ctx *context.Context, batch []*Node) *Node { return ddpm.Loss(ctx, m, batch[1], batch[0]) },
+				fmt.Sprintf("%s conditioning, %s objective", rc.ModelConfig.Cond, m.Param), nil
+		}})
+}
+
+// Load opens a ddpm-seg artifact.
+func Load(a *artifacts.Artifact) (*ddpmuncond.Loaded, error) {
+	return ddpmuncond.LoadKind(a, experiments.KindDDPMSeg)
+}
+
+// Predictor returns the segeval prediction of a sampler: for a batch of
+// images, x_T from seed, the sampler's noise from seed+1, the sampled mask x_0.
+func Predictor(backend backends.Backend, s *ddpmuncond.Sampler, progress diffusion.Progress) segeval.Predict {
+	return func(b *dataset.Batch, seed int64) ([]float32, error) {
+		xT, err := diffusion.GaussianNoise(backend, seed, b.B, b.H, b.W, 1)
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.SampleCond(xT, b.ImagesTensor(), seed+1, progress, nil)
+		if err != nil {
+			return nil, err
+		}
+		return tensors.CopyFlatData[float32](out)
+	}
+}
+
+// Protocol resolves the evaluation protocol of an artifact: the experiment's
+// DDIM (steps, eta, spacing), its evaluation split and seed unless o says
+// otherwise, threshold 0.5.
+func Protocol(l *ddpmuncond.Loaded, o runners.EvalOptions, set *dataset.Set) (segeval.Protocol, ddpmuncond.SamplerSpec, error) {
+	e := l.Config.Experiment
+	spec, err := l.Spec("ddim", 0, -1, "")
+	if err != nil {
+		return segeval.Protocol{}, spec, err
+	}
+	if len(o.Samplers) > 0 && (len(o.Samplers) > 1 || o.Samplers[0] != "ddim") {
+		if len(o.Samplers) == 1 && o.Samplers[0] == "ddpm" {
+			if spec, err = l.Spec("ddpm", 0, -1, ""); err != nil {
+				return segeval.Protocol{}, spec, err
+			}
+		} else {
+			return segeval.Protocol{}, spec, fmt.Errorf("%s evaluates with one sampler (ddim or ddpm), got %v", experiments.KindDDPMSeg, o.Samplers)
+		}
+	}
+	p := segeval.Protocol{Method: spec, Data: set.Source + "/" + set.Split, Split: set.Split, N: o.N, Samples: max(o.Samples, 1),
+		Seed: o.Seed, Batch: o.Batch, Threshold: 0.5, UseEMA: e.Sampling.UseEMA, Backend: o.Info.Name}
+	if p.N == 0 {
+		p.N = set.N
+		if e.Sampling.EvalSamples > 0 {
+			p.N = min(set.N, e.Sampling.EvalSamples)
+		}
+	}
+	if p.Seed == 0 {
+		p.Seed = e.Sampling.EvalSeed
+	}
+	if p.Batch == 0 {
+		p.Batch = 25
+	}
+	return p, spec, nil
+}
+
+func evalSet(l *ddpmuncond.Loaded, split string) (*dataset.Set, error) {
+	if err := l.CheckData(); err != nil {
+		return nil, err
+	}
+	e := l.Config.Experiment
+	if split == "" {
+		split = e.Data.HeldOut
+	}
+	return e.LoadSplit(split)
+}
+
+// Evaluate segments the evaluation split (one DDIM sample per image unless
+// --samples K) and writes a segmentation record.
+func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts.Eval, error) {
+	l, err := Load(a)
+	if err != nil {
+		return nil, err
+	}
+	set, err := evalSet(l, o.Split)
+	if err != nil {
+		return nil, err
+	}
+	p, spec, err := Protocol(l, o, set)
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.NewSamplerSpec(o.Backend, spec)
+	if err != nil {
+		return nil, err
+	}
+	return segeval.Create(a, o, set, p, Predictor(o.Backend, s, nil))
+}
+
+// Resample re-samples the first k masks of a record and compares them.
+func (Runner) Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runners.EvalOptions, tol int) (runners.ResampleReport, error) {
+	l, err := Load(a)
+	if err != nil {
+		return runners.ResampleReport{}, err
+	}
+	p, _, err := segeval.Open(ev)
+	if err != nil {
+		return runners.ResampleReport{}, err
+	}
+	var spec ddpmuncond.SamplerSpec
+	if err := p.DecodeMethod(&spec); err != nil {
+		return runners.ResampleReport{}, fmt.Errorf("evaluation %s: method: %w", ev.Record.ID, err)
+	}
+	set, err := evalSet(l, p.Split)
+	if err != nil {
+		return runners.ResampleReport{}, err
+	}
+	s, err := l.NewSamplerSpec(o.Backend, spec)
+	if err != nil {
+		return runners.ResampleReport{}, err
+	}
+	return segeval.Resample(ev, set, k, Predictor(o.Backend, s, nil), tol, o.Log)
+}

@@ -1,0 +1,113 @@
+package segeval
+
+import (
+	"testing"
+
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/metrics/seg"
+)
+
+func phantomSet(t *testing.T) *dataset.Set {
+	t.Helper()
+	src, err := dataset.NewPhantom(dataset.PhantomConfig{Task: "lung", Seed: 1, Size: 16, NTrain: 4, NVal: 10, NTest: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := dataset.Load(src, "val", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// truthPredict returns the ground truth of a batch, flipping the pixels whose
+// index is a multiple of flip (0: none) in the samples with an odd seed offset.
+func truthPredict(set *dataset.Set, flipEvery int) Predict {
+	return func(b *dataset.Batch, seed int64) ([]float32, error) {
+		hw := b.H * b.W
+		out := make([]float32, b.B*hw)
+		for k, i := range b.Index {
+			for j := 0; j < hw; j++ {
+				v := float32(-1)
+				if set.Masks[i*hw+j] >= 128 {
+					v = 1
+				}
+				if flipEvery > 0 && (seed/2)%2 == 1 && j%flipEvery == 0 {
+					v = -v
+				}
+				out[k*hw+j] = v
+			}
+		}
+		return out, nil
+	}
+}
+
+// A perfect predictor scores 1 everywhere; the stored masks decode back to the
+// counts in the results; batching does not change anything.
+func TestPerfectPredictorAndStrips(t *testing.T) {
+	set := phantomSet(t)
+	p := Protocol{Method: "test", N: 10, Samples: 1, Seed: 0, Batch: 3, Threshold: 0.5}
+	res, files, err := Evaluate(set, p, truthPredict(set, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range res.Pooled.Values() {
+		if v != 1 {
+			t.Errorf("pooled %s = %g", seg.Names[i], v)
+		}
+	}
+	masks, err := DecodeStrip(files[MasksFile], set.W)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range masks {
+		masks[j] /= 255
+	}
+	cs, err := Score(set, masks, p.N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cs {
+		if cs[i] != res.Counts[i] {
+			t.Fatalf("image %d: stored masks give %+v, results %+v", i, cs[i], res.Counts[i])
+		}
+	}
+}
+
+// Ensembles: of 3 samples the second flips every 7th pixel; the first sample
+// alone (k=1) and the majority of 3 are exact, the samples' disagreement shows
+// in the mean per-pixel std, and a tie of 2 counts as foreground.
+func TestEnsembleVotes(t *testing.T) {
+	set := phantomSet(t)
+	p := Protocol{Method: "test", N: 10, Samples: 3, Seed: 0, Batch: 10, Threshold: 0.5}
+	// Sample s of batch 0 has seed 2*100003*s: s=1 gives (seed/2)%2 == 1 -> flipped.
+	res, _, err := Evaluate(set, p, truthPredict(set, 7), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Ensemble) != 2 || res.Ensemble[0].K != 1 || res.Ensemble[1].K != 3 {
+		t.Fatalf("ensemble rows %+v", res.Ensemble)
+	}
+	if res.Ensemble[0].Summary.Pooled.Dice != 1 || res.Ensemble[1].Summary.Pooled.Dice != 1 || res.Pooled.Dice != 1 {
+		t.Errorf("majority of 2 exact + 1 flipped should be exact: %+v", res.Ensemble)
+	}
+	// 1 of 3 samples disagrees on every 7th pixel: per-pixel std sqrt(1/3*2/3) there.
+	if res.MeanSampleStd <= 0 || res.MeanSampleStd > 0.1 {
+		t.Errorf("mean sample std %g", res.MeanSampleStd)
+	}
+	// With 2 samples (one flipped) ties count as foreground: flipped background pixels become false positives.
+	p.Samples = 2
+	res, _, _ = Evaluate(set, p, truthPredict(set, 7), nil)
+	if res.Pooled.Precision >= 1 || res.Pooled.Sensitivity != 1 {
+		t.Errorf("ties: precision %g sensitivity %g", res.Pooled.Precision, res.Pooled.Sensitivity)
+	}
+}
+
+func TestBadProtocol(t *testing.T) {
+	set := phantomSet(t)
+	for _, p := range []Protocol{{N: 0, Samples: 1, Batch: 1}, {N: 11, Samples: 1, Batch: 1}, {N: 2, Samples: 0, Batch: 1}, {N: 2, Samples: 1, Batch: 0}} {
+		if _, _, err := Evaluate(set, p, truthPredict(set, 0), nil); err == nil {
+			t.Errorf("protocol %+v accepted", p)
+		}
+	}
+}
