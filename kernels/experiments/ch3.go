@@ -47,8 +47,11 @@ type ch3Budget struct {
 }
 
 var ch3Budgets = map[string]ch3Budget{
-	"lung":      {cpuSteps: 1500, unetSteps: 800, gpuSteps: 4000},
-	"infection": {cpuSteps: 2400, unetSteps: 1200, gpuSteps: 8000},
+	// -cpu: about 1.4 s per DDPM step and 1.1 s per U-Net step at batch 16 on
+	// 2 cores (AMD EPYC, xla:cpu, measured 2026-12-02): lung DDPMs about 24
+	// minutes, infection DDPMs about 42 (infection needs far more images seen).
+	"lung":      {cpuSteps: 1000, unetSteps: 500, gpuSteps: 4000},
+	"infection": {cpuSteps: 1800, unetSteps: 1000, gpuSteps: 8000},
 }
 
 func init() {

@@ -30,8 +30,11 @@ import (
 	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/figures/ch2"
+	"github.com/dmseg/dmseg/kernels/figures/ch3"
 	"github.com/dmseg/dmseg/kernels/runners"
+	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg" // chapter 3 records are re-sampled
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
+	_ "github.com/dmseg/dmseg/kernels/runners/unetseg"
 	"github.com/dmseg/dmseg/kernels/tables"
 	"github.com/gomlx/gomlx/backends"
 )
@@ -112,6 +115,9 @@ func Run(o Options) (*Report, error) {
 		return r.rep, errors.New("reproduce: the default tier needs a backend")
 	}
 	for _, id := range tables.PublishedIDs() {
+		if id == ch3.TableID(tables.TaskLung) || id == ch3.TableID(tables.TaskInfection) {
+			continue // written by chapter3 with our rows beside the published ones
+		}
 		if err := r.timed("published "+id, func() error {
 			t, err := tables.PublishedTable(id)
 			if err != nil {
@@ -123,6 +129,9 @@ func Run(o Options) (*Report, error) {
 		}
 	}
 	if err := r.chapter2(); err != nil {
+		return r.rep, err
+	}
+	if err := r.chapter3(); err != nil {
 		return r.rep, err
 	}
 	r.rep.Timings = append(r.rep.Timings, Timing{"total", time.Since(start).Seconds()})
@@ -268,23 +277,7 @@ func (r *run) chapter2() error {
 	if r.o.ResampleK < 0 {
 		return nil
 	}
-	return r.timed(fmt.Sprintf("chapter 2: re-sample %d images per sampler of %s", r.o.ResampleK, ev.Record.ID), func() error {
-		run, _, err := runners.ForArtifact(a)
-		if err != nil {
-			return err
-		}
-		tol := 0
-		if !r.same(evBackend) {
-			tol = 8 // 8-bit levels: another backend's float rounding, amplified by the sampler
-		}
-		rep, err := run.Resample(a, ev, r.o.ResampleK, runners.EvalOptions{Backend: r.o.Backend, Info: r.o.Info, Log: r.o.Log, Progress: true}, tol)
-		if err != nil {
-			r.rep.Mismatches = append(r.rep.Mismatches, err.Error())
-			return nil
-		}
-		r.logf("re-sampled %d images: max difference %d levels, %d pixels differ (tolerance %d)\n", rep.Compared, rep.MaxAbsLevels, rep.Differing, tol)
-		return nil
-	})
+	return r.resample(a, ev, r.o.ResampleK)
 }
 
 func (r *run) writeTimings() error {
@@ -296,4 +289,78 @@ func (r *run) writeTimings() error {
 		fmt.Fprintf(&b, "| %s | %.1f |\n", t.Step, t.Seconds)
 	}
 	return atomicfile.Write(filepath.Join(r.o.Root, "thesis", "reproduce-timings.md"), []byte(b.String()))
+}
+
+// chapter3 writes Tables 1-2 (published rows and ours, re-derived from the
+// stored masks), Figures 13-14 and their larger versions, and re-predicts the
+// first masks of every record from the weights.
+func (r *run) chapter3() error {
+	for _, task := range []string{tables.TaskLung, tables.TaskInfection} {
+		var results []*ch3.Result
+		if err := r.timed("chapter 3: "+ch3.TableID(task)+" re-derived from the stored masks", func() error {
+			t, res, diffs, err := ch3.Table(r.o.Artifacts, task, false)
+			if err != nil {
+				return err
+			}
+			results = res
+			r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+			return r.table(t)
+		}); err != nil {
+			return err
+		}
+		if len(results) == 0 {
+			continue
+		}
+		fig := map[string]string{tables.TaskLung: "fig13", tables.TaskInfection: "fig14"}[task]
+		if err := r.timed("chapter 3: "+fig+" from the stored masks", func() error {
+			be := results[0].Eval.Record.Backend.Name
+			if f, err := ch3.Figure(results, task, 0); err == nil {
+				if err := r.figure("plots/"+fig+"-"+task+"-masks.png", f, be); err != nil {
+					return err
+				}
+			} else {
+				r.logf("chapter 3: %v (skipped)\n", err)
+			}
+			f, err := ch3.FigureLarge(results, task, 8)
+			if err != nil {
+				return err
+			}
+			return r.figure("plots/"+fig+"-"+task+"-overlays.png", f, be)
+		}); err != nil {
+			return err
+		}
+		if r.o.ResampleK < 0 {
+			continue
+		}
+		for _, res := range results {
+			if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resample re-draws the first k predictions of a record from the artifact's
+// weights; on the record's backend they must be equal, on another within a
+// tolerance.
+func (r *run) resample(a *artifacts.Artifact, ev *artifacts.Eval, k int) error {
+	evBackend := ev.Record.Backend.Name
+	return r.timed(fmt.Sprintf("re-sample %d predictions of %s/%s", k, a.Manifest.ID, ev.Record.ID), func() error {
+		run, _, err := runners.ForArtifact(a)
+		if err != nil {
+			return err
+		}
+		tol := 0
+		if !r.same(evBackend) {
+			tol = 8 // 8-bit levels (ddpm-uncond) or mask pixels (segmentation): another backend's float rounding
+		}
+		rep, err := run.Resample(a, ev, k, runners.EvalOptions{Backend: r.o.Backend, Info: r.o.Info, Log: r.o.Log, Progress: true}, tol)
+		if err != nil {
+			r.rep.Mismatches = append(r.rep.Mismatches, err.Error())
+			return nil
+		}
+		r.logf("re-sampled %d: max difference %d levels, %d pixels differ (tolerance %d)\n", rep.Compared, rep.MaxAbsLevels, rep.Differing, tol)
+		return nil
+	})
 }

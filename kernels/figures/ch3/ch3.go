@@ -1,0 +1,293 @@
+// Package ch3 makes chapter 3's outputs from evaluation records: Tables 1
+// (lung) and 2 (infection) with the thesis's published rows beside ours, and
+// Figures 13 and 14 (generated mask beside the ground truth). Every number
+// is re-derived from the masks a record stores and the regenerated data, so
+// `make reproduce` checks them without the weights. The command, make
+// reproduce and notebook 03 share these functions.
+package ch3
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"sort"
+	"strings"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/figures/synthesis"
+	"github.com/dmseg/dmseg/kernels/imageio"
+	"github.com/dmseg/dmseg/kernels/metrics/seg"
+	"github.com/dmseg/dmseg/kernels/runners/segeval"
+	"github.com/dmseg/dmseg/kernels/tables"
+)
+
+// Model is one of our rows of Tables 1-2: a label and the experiment whose
+// newest artifact supplies it.
+type Model struct {
+	Label      string
+	Experiment string
+}
+
+// Models are our chapter-3 models of a task ("lung" or "infection") at the CPU
+// size, in the thesis's row order, with the baseline last.
+func Models(task string) []Model {
+	return []Model{
+		{"DDPM addition", "ch3-ddpm-add-" + task + "-cpu"},
+		{"DDPM concatenation", "ch3-ddpm-concat-" + task + "-cpu"},
+		{"U-Net baseline (BCE + Dice)", "ch3-unet-" + task + "-cpu"},
+	}
+}
+
+// TableID is table1 for lung and table2 for infection.
+func TableID(task string) string {
+	if task == tables.TaskInfection {
+		return "table2"
+	}
+	return "table1"
+}
+
+// Result is a model's record, opened and re-derived.
+type Result struct {
+	Model    Model
+	Artifact *artifacts.Artifact
+	Eval     *artifacts.Eval
+	Protocol segeval.Protocol
+	Summary  seg.Summary // re-derived from the stored masks
+	Set      *dataset.Set
+	Masks    []uint8 // stored predicted masks, 0/1
+	Diffs    []string
+}
+
+// SegEval returns the newest single-sample segmentation record of an artifact
+// (the thesis's protocol: one sample per image); verify re-hashes the records.
+func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
+	var evs []*artifacts.Eval
+	var err error
+	if verify {
+		evs, err = a.Evals()
+	} else {
+		evs, err = a.ReadEvals()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var q []*artifacts.Eval
+	for _, e := range evs {
+		if e.Record.Name != segeval.EvalName {
+			continue
+		}
+		p, _, err := segeval.Open(e)
+		if err == nil && p.Samples == 1 {
+			q = append(q, e)
+		}
+	}
+	if len(q) == 0 {
+		return nil, fmt.Errorf("artifact %s has no single-sample %q evaluation record; make one with `dmseg evaluate --artifact %s`", a.Manifest.ID, segeval.EvalName, a.Manifest.ID)
+	}
+	sort.SliceStable(q, func(i, j int) bool { return q[i].Record.CreatedAt > q[j].Record.CreatedAt })
+	return q[0], nil
+}
+
+// Open finds the newest artifact of m's experiment under root and its newest
+// single-sample record, and re-derives the metrics from the stored masks.
+// A missing artifact is reported as ErrNotTrained.
+func Open(root string, m Model, verify bool) (*Result, error) {
+	a, err := artifacts.Open(root, m.Experiment)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotTrained, m.Experiment, err)
+	}
+	ev, err := SegEval(a, verify)
+	if err != nil {
+		return nil, err
+	}
+	return Recompute(m, a, ev)
+}
+
+// ErrNotTrained says an experiment has no artifact yet.
+var ErrNotTrained = errors.New("not trained yet")
+
+// Recompute re-derives a record's results from its stored masks and the
+// regenerated evaluation split, and lists every number that differs from the
+// record.
+func Recompute(m Model, a *artifacts.Artifact, ev *artifacts.Eval) (*Result, error) {
+	p, stored, err := segeval.Open(ev)
+	if err != nil {
+		return nil, err
+	}
+	var rc experiments.RunConfig
+	if err := a.DecodeConfig(&rc); err != nil {
+		return nil, err
+	}
+	set, err := rc.Experiment.LoadSplit(p.Split)
+	if err != nil {
+		return nil, err
+	}
+	masks, err := segeval.StoredMasks(ev, set.W)
+	if err != nil {
+		return nil, err
+	}
+	if len(masks) != p.N*set.H*set.W {
+		return nil, fmt.Errorf("evaluation %s: %s holds %d masks, the protocol says %d", ev.Record.ID, segeval.MasksFile, len(masks)/(set.H*set.W), p.N)
+	}
+	res, err := segeval.ResultsFrom(set, p, masks, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Model: m, Artifact: a, Eval: ev, Protocol: p, Summary: res.Summary, Set: set, Masks: masks}
+	for _, agg := range []struct {
+		name      string
+		got, want seg.Metrics
+	}{{"pooled", res.Pooled, stored.Pooled}, {"per_image_mean", res.PerImageMean, stored.PerImageMean}} {
+		g, w := agg.got.Values(), agg.want.Values()
+		for i := range g {
+			if g[i] != w[i] {
+				r.Diffs = append(r.Diffs, fmt.Sprintf("evaluation %s: %s %s re-derived from %s is %.6f, the record says %.6f",
+					ev.Record.ID, agg.name, seg.Names[i], segeval.MasksFile, g[i], w[i]))
+			}
+		}
+	}
+	return r, nil
+}
+
+func metricsMap(m seg.Metrics) map[string]float64 {
+	out := map[string]float64{}
+	for i, k := range seg.Names {
+		out[k] = m.Values()[i]
+	}
+	return out
+}
+
+// Rows are the table rows of a result: pooled and per-image mean.
+func (r *Result) Rows(task string) []tables.Row {
+	var out []tables.Row
+	for _, agg := range []struct {
+		suffix string
+		m      seg.Metrics
+	}{{"pooled", r.Summary.Pooled}, {"per-image mean", r.Summary.PerImageMean}} {
+		out = append(out, tables.Row{Label: r.Model.Label + ", " + agg.suffix, Task: task, Source: tables.SourceDMSeg,
+			Dataset: "phantom", Artifact: r.Artifact.Manifest.ID, Eval: r.Eval.Record.ID, Backend: r.Eval.Record.Backend.Name,
+			Metrics: metricsMap(agg.m), N: agg.m.N})
+	}
+	return out
+}
+
+// Table is Table 1 (lung) or 2 (infection): the published rows, then ours
+// for every model that has a record, pooled and per-image mean. Models not
+// trained yet are named in the notes. It also returns every re-derivation
+// difference found.
+func Table(root, task string, verify bool) (*tables.Table, []*Result, []string, error) {
+	id := TableID(task)
+	t, err := tables.PublishedTable(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t.Title = "Thesis Table " + strings.TrimPrefix(id, "table") + " and dmseg's chapter-3 models (" + task + ")"
+	var results []*Result
+	var diffs, missing []string
+	for _, m := range Models(task) {
+		r, err := Open(root, m, verify)
+		if err != nil {
+			if errors.Is(err, ErrNotTrained) {
+				missing = append(missing, m.Experiment)
+				continue
+			}
+			return nil, nil, nil, err
+		}
+		results = append(results, r)
+		diffs = append(diffs, r.Diffs...)
+		t.Rows = append(t.Rows, r.Rows(task)...)
+	}
+	t.Notes = append(t.Notes,
+		"dmseg rows: phantom "+task+" validation split, one DDIM sample per image (the U-Net baseline: one forward pass), fixed seed, threshold 0.5 (thesis 3.3); "+
+			"`pooled` sums the confusion counts over the split, `per-image mean` averages per-image metrics (0/0 cases as in kernels/metrics/seg). "+
+			"Synthetic phantoms and CPU budgets: not comparable with the thesis's COVID-QU-Ex numbers.")
+	if len(missing) > 0 {
+		t.Notes = append(t.Notes, "Not trained yet (no artifact): "+strings.Join(missing, ", ")+"; `make train-all` trains them.")
+	}
+	return t, results, diffs, nil
+}
+
+func find(results []*Result, label string) *Result {
+	for _, r := range results {
+		if r.Model.Label == label {
+			return r
+		}
+	}
+	return nil
+}
+
+func maskGray(m []uint8, i, size int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, size, size))
+	for j, v := range m[i*size*size : (i+1)*size*size] {
+		g.Pix[j] = v * 255
+	}
+	return g
+}
+
+// Figure is Figure 13 (lung: rows concatenation then addition) or Figure 14
+// (infection: addition then concatenation) in the thesis's 2x2 layout: the
+// generated mask on the left, the ground truth on the right, for validation
+// image `index`.
+func Figure(results []*Result, task string, index int) ([]byte, error) {
+	order := []string{"DDPM concatenation", "DDPM addition"}
+	fig := "Figure 13"
+	if task == tables.TaskInfection {
+		order, fig = []string{"DDPM addition", "DDPM concatenation"}, "Figure 14"
+	}
+	var cells []*image.Gray
+	var rowLabels, stamps []string
+	for _, label := range order {
+		r := find(results, label)
+		if r == nil {
+			return nil, fmt.Errorf("%s: no record for %s (%s)", fig, label, task)
+		}
+		sz := r.Set.W
+		if index >= r.Protocol.N {
+			return nil, fmt.Errorf("%s: image %d outside the %d evaluated", fig, index, r.Protocol.N)
+		}
+		truth := make([]uint8, sz*sz)
+		for j, v := range r.Set.Masks[index*sz*sz : (index+1)*sz*sz] {
+			if v >= 128 {
+				truth[j] = 1
+			}
+		}
+		cells = append(cells, maskGray(r.Masks, index, sz), maskGray(truth, 0, sz))
+		rowLabels = append(rowLabels, strings.TrimPrefix(label, "DDPM "))
+		stamps = append(stamps, r.Artifact.Manifest.ID+"/"+r.Eval.Record.ID)
+	}
+	grid, err := synthesis.Grid(cells, 2, 4, 4)
+	if err != nil {
+		return nil, err
+	}
+	return synthesis.Labeled(grid, fmt.Sprintf("%s: %s, generated (left) vs ground truth (right), phantom val #%d", fig, task, index),
+		[]string{"generated", "ground truth"}, rowLabels, strings.Join(stamps, " "), 5)
+}
+
+// FigureLarge shows n validation images with every model's mask as an
+// overlay: per model a row of cells, each the X-ray and the X-ray with the
+// prediction (green) and the ground truth (red; overlap looks yellow-brown).
+func FigureLarge(results []*Result, task string, n int) ([]byte, error) {
+	if len(results) == 0 {
+		return nil, fmt.Errorf("no %s results", task)
+	}
+	var imgs, preds, truths []*imageio.Gray
+	var rowLabels, stamps []string
+	for _, r := range results {
+		sz := r.Set.W
+		k := min(n, r.Protocol.N)
+		for i := 0; i < k; i++ {
+			imgs = append(imgs, &imageio.Gray{W: sz, H: sz, Pix: r.Set.Images[i*sz*sz : (i+1)*sz*sz]})
+			p := maskGray(r.Masks, i, sz)
+			preds = append(preds, &imageio.Gray{W: sz, H: sz, Pix: p.Pix})
+			truths = append(truths, &imageio.Gray{W: sz, H: sz, Pix: r.Set.Masks[i*sz*sz : (i+1)*sz*sz]})
+		}
+		rowLabels = append(rowLabels, r.Model.Label)
+		stamps = append(stamps, r.Eval.Record.ID)
+		n = k
+	}
+	pic := imageio.OverlayGrid(imgs, preds, truths, n, 2)
+	title := fmt.Sprintf("Chapter 3, %s: first %d validation phantoms; right of each pair: prediction (green) and ground truth (red)", task, n)
+	return synthesis.Labeled(pic, title, nil, rowLabels, strings.Join(stamps, " "), 12)
+}
