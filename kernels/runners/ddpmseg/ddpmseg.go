@@ -29,7 +29,24 @@ import (
 // Runner is the ddpm-seg runner.
 type Runner struct{}
 
-func init() { runners.Register(Runner{}) }
+func init() {
+	runners.Register(Runner{})
+	segeval.RegisterPredictor(experiments.KindDDPMSeg, func(a *artifacts.Artifact, backend backends.Backend) (segeval.Predict, int, func(), error) {
+		l, err := Load(a)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		spec, err := l.Spec("ddim", 0, -1, "")
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		s, err := l.NewSamplerSpec(backend, spec)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return Predictor(backend, s, nil), l.ImageSize(), func() {}, nil
+	})
+}
 
 // Kind is experiments.KindDDPMSeg.
 func (Runner) Kind() string { return experiments.KindDDPMSeg }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/imageio"
 	"github.com/dmseg/dmseg/kernels/metrics/seg"
 )
 
@@ -109,5 +110,69 @@ func TestBadProtocol(t *testing.T) {
 		if _, _, err := Evaluate(set, p, truthPredict(set, 0), nil); err == nil {
 			t.Errorf("protocol %+v accepted", p)
 		}
+	}
+}
+
+// Segment on a user image of another size: a predictor that marks bright
+// pixels finds the bright left half at the input's size; K samples of which
+// some disagree give an uncertainty map that is non-zero only where they do.
+func TestSegmentUserImage(t *testing.T) {
+	img := imageio.NewGray(100, 80)
+	for y := 0; y < 80; y++ {
+		for x := 0; x < 50; x++ {
+			img.Pix[y*100+x] = 220
+		}
+	}
+	bright := func(b *dataset.Batch, seed int64) ([]float32, error) {
+		out := make([]float32, len(b.Images))
+		for j, v := range b.Images {
+			out[j] = -1
+			if v > 0 {
+				out[j] = 1
+			}
+		}
+		return out, nil
+	}
+	s, err := Segment(bright, 16, img, 1, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Mask.W != 100 || s.Mask.H != 80 {
+		t.Fatalf("mask %dx%d", s.Mask.W, s.Mask.H)
+	}
+	for y := 0; y < 80; y++ {
+		for x := 0; x < 100; x++ {
+			want := uint8(0)
+			if x < 50 {
+				want = 255
+			}
+			if s.Mask.Pix[y*100+x] != want {
+				t.Fatalf("mask(%d,%d) = %d, want %d", x, y, s.Mask.Pix[y*100+x], want)
+			}
+		}
+	}
+	// Odd samples also mark the top rows: p = 1/3 there with 3 samples.
+	noisy := func(b *dataset.Batch, seed int64) ([]float32, error) {
+		out, _ := bright(b, seed)
+		if SampleSeed(7, 0, 1) == seed {
+			for j := 0; j < 2*b.W; j++ {
+				out[j] = 1
+			}
+		}
+		return out, nil
+	}
+	s, err = Segment(noisy, 16, img, 3, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := s.Uncertainty()
+	if u.Pix[0] != 0 || u.Pix[99] == 0 || u.Pix[79*100+99] != 0 {
+		t.Errorf("uncertainty: top-left %d (agree), top-right %d (disagree), bottom-right %d (agree)", u.Pix[0], u.Pix[99], u.Pix[79*100+99])
+	}
+	if s.Mask.Pix[99] != 0 {
+		t.Error("a 1-of-3 minority marked the mask")
+	}
+	if got := ResizeBilinear([]float32{0.25, 0.25, 0.25, 0.25}, 2, 2, 7, 3); got[10] != 0.25 {
+		t.Errorf("bilinear of a constant: %v", got)
 	}
 }

@@ -24,7 +24,17 @@ import (
 // Runner is the unet-seg runner.
 type Runner struct{}
 
-func init() { runners.Register(Runner{}) }
+func init() {
+	runners.Register(Runner{})
+	segeval.RegisterPredictor(experiments.KindUNetSeg, func(a *artifacts.Artifact, backend backends.Backend) (segeval.Predict, int, func(), error) {
+		l, err := Load(a)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		p, release, err := l.Predictor(backend)
+		return p, l.Config.Experiment.Data.Phantom.Size, release, err
+	})
+}
 
 // Kind is experiments.KindUNetSeg.
 func (Runner) Kind() string { return experiments.KindUNetSeg }
