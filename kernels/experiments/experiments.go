@@ -8,6 +8,8 @@ package experiments
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -19,7 +21,11 @@ import (
 // DataSpec says which images an experiment trains on and which it holds out
 // for evaluation.
 type DataSpec struct {
-	Source      string                `json:"source"` // "phantom"
+	Source string `json:"source"` // "phantom" or "covidqu"
+	// Root is the COVID-QU-Ex folder (Kaggle layout) when Source is "covidqu".
+	Root string `json:"root,omitempty"`
+	// Phantom configures the phantom; its Task and Size also apply to "covidqu"
+	// (the task's folder, and the side images are resized to).
 	Phantom     dataset.PhantomConfig `json:"phantom"`
 	TrainSplit  string                `json:"train_split"`  // "train"
 	HeldOut     string                `json:"held_out"`     // split used for sample-quality metrics ("test")
@@ -61,6 +67,27 @@ type Experiment struct {
 	// DependsOn names the artifact ids this experiment builds on (the VQ-GANs of a latent
 	// model); they are part of the config and so of its hash.
 	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// WithCOVIDQU returns the experiment re-pointed at a COVID-QU-Ex download
+// (Kaggle layout) under root, with the same task, image size, splits and
+// settings; its name gains the suffix "-covidqu" so that its artifacts never
+// stand in for the phantom ones in the tables.
+func (e Experiment) WithCOVIDQU(root string) (Experiment, error) {
+	if e.Data.Phantom.Task != "lung" && e.Data.Phantom.Task != "infection" {
+		return e, fmt.Errorf("experiment %s: task %q has no COVID-QU-Ex counterpart (want lung or infection)", e.Name, e.Data.Phantom.Task)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return e, err
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return e, fmt.Errorf("COVID-QU-Ex folder %s: not a directory (download it from Kaggle and pass its root)", root)
+	}
+	e.Name += "-covidqu"
+	e.Data.Source, e.Data.Root = "covidqu", abs
+	e.Description += " Data: COVID-QU-Ex from " + abs + "."
+	return e, nil
 }
 
 // Resolved returns the experiment with every default filled in (the values a

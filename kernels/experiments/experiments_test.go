@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/covidqu"
 )
 
 func TestRegisteredExperimentsAreValid(t *testing.T) {
@@ -110,4 +111,47 @@ func TestOldManifestIsReadableAndFlagged(t *testing.T) {
 		}
 	}
 	_ = os.Getenv
+}
+
+// A chapter-3 experiment re-pointed at a COVID-QU-Ex tree in the Kaggle layout
+// (written by the test) loads its splits from it, under its own name.
+func TestWithCOVIDQU(t *testing.T) {
+	root := t.TempDir()
+	if err := covidqu.WriteMiniTree(root, 2, 24); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range []string{"lung", "infection"} {
+		e, _ := Get("ch3-unet-tiny")
+		e.Data.Phantom.Task = task
+		c, err := e.WithCOVIDQU(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Name != "ch3-unet-tiny-covidqu" || c.Data.Source != "covidqu" || c.Validate() != nil {
+			t.Fatalf("%s: %+v (%v)", task, c.Data, c.Validate())
+		}
+		for _, split := range []string{"train", "val"} {
+			set, err := c.LoadSplit(split)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set.N < 2 || set.H != 16 || set.Source != "covidqu:"+task {
+				t.Errorf("%s/%s: %d images %dx%d from %s", task, split, set.N, set.H, set.W, set.Source)
+			}
+			// The centred square mask of half the side survives the resize to 16x16: 8x8 = 64 pixels.
+			fg := 0
+			for _, v := range set.Masks[:16*16] {
+				if v >= 128 {
+					fg++
+				}
+			}
+			if fg != 64 {
+				t.Errorf("%s/%s: mask has %d foreground pixels, want 64", task, split, fg)
+			}
+		}
+	}
+	e, _ := Get("ch3-unet-tiny")
+	if _, err := e.WithCOVIDQU(filepath.Join(root, "missing")); err == nil {
+		t.Error("a missing folder was accepted")
+	}
 }

@@ -31,8 +31,14 @@ func (e Experiment) Validate() error {
 	if _, err := Spec(e.Kind); err != nil {
 		return fmt.Errorf("experiment %s: %w", e.Name, err)
 	}
-	if e.Data.Source != "phantom" {
-		return fmt.Errorf("experiment %s: unsupported data source %q", e.Name, e.Data.Source)
+	switch e.Data.Source {
+	case "phantom":
+	case "covidqu":
+		if e.Data.Root == "" {
+			return fmt.Errorf("experiment %s: data source covidqu needs the COVID-QU-Ex folder (data.root)", e.Name)
+		}
+	default:
+		return fmt.Errorf("experiment %s: unsupported data source %q (want phantom or covidqu)", e.Name, e.Data.Source)
 	}
 	if e.Diffusion.Timesteps > 0 {
 		if e.Diffusion.BetaStart != schedule.DefaultBetaStart || e.Diffusion.BetaEnd != schedule.DefaultBetaEnd {
@@ -76,7 +82,13 @@ func (e Experiment) ResolveModel() (RunConfig, error) {
 
 // LoadSplit materialises a split of the experiment's data.
 func (e Experiment) LoadSplit(split string) (*dataset.Set, error) {
-	src, err := dataset.NewPhantom(e.Data.Phantom)
+	var src dataset.Source
+	var err error
+	if e.Data.Source == "covidqu" {
+		src, err = dataset.NewCOVIDQU(e.Data.Root, e.Data.Phantom.Task, e.Data.Phantom.Size, false)
+	} else {
+		src, err = dataset.NewPhantom(e.Data.Phantom)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -58,8 +58,19 @@ type EvalOptions struct {
 	Seed     int64    // sampling seed; 0 = the experiment's
 	Batch    int      // images per sampler call; 0 = a default
 	Samplers []string // generative kinds: which samplers to run (e.g. "ddim", "ddpm"); nil = all the kind evaluates
+	DDIM     DDIMOverride // DDIM settings that replace the experiment's (part of the recorded protocol)
 	Log      io.Writer
 	Progress bool // draw progress bars on Log
+}
+
+// DDIMOverride replaces the experiment's DDIM settings in an evaluation; the
+// zero value (nil, 0, "") keeps each of them. The settings that ran are part
+// of the recorded protocol.
+type DDIMOverride struct {
+	Steps   int      // 0: the experiment's
+	Eta     *float64 // nil: the experiment's
+	Spacing string   // "": the experiment's
+	ClipX0  *float64 // nil: the experiment's; 0 turns clipping off
 }
 
 // Runner trains, evaluates and checks one kind of experiment.

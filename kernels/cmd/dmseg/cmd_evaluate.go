@@ -3,8 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/runners"
@@ -34,13 +38,25 @@ so the same evaluation is never stored twice. `+"`dmseg artifacts verify`"+` re-
 
 ddpm-uncond: N samples each from DDIM (the experiment's steps, eta, spacing) and ancestral DDPM
 from the same x_T, FD/KID against the held-out split with calibration rows (real, real-blurred,
-noise) and the fraction of speckled samples.`)
+noise) and the fraction of speckled samples.
+
+ddpm-seg: one DDIM sample per image of the validation split (thesis 3.3; --samples K fuses K, with
+metrics for k = 1, 3, 5, 9 of them), threshold 0.5, the 8 metrics pooled and per image, the masks
+stored. unet-seg: one forward pass per image.
+
+--ddim-steps, --eta, --spacing and --clip-x0 replace the experiment's DDIM settings (ddpm-uncond,
+ddpm-seg); the values that ran are part of the record's protocol and so of its id. Choose them on
+the validation split, not on the split a table reports.`)
 	ref := fs.String("artifact", "", "artifact id, unique prefix or experiment name (required)")
 	split := fs.String("split", "", "evaluation split (default: the experiment's held-out split)")
 	n := fs.Int("n", 0, "images to evaluate (default: the experiment's)")
 	samples := fs.Int("samples", 0, "samples per image, fused (segmentation kinds; default 1)")
 	seed := fs.Int64("seed", 0, "sampling seed (default: the experiment's)")
 	samplers := fs.String("samplers", "", "ddpm-uncond: comma-separated samplers (ddim,ddpm; default both)")
+	ddimSteps := fs.Int("ddim-steps", 0, "DDIM steps (default: the experiment's, 50 in the thesis)")
+	eta := fs.Float64("eta", -1, "DDIM eta >= 0 (default: the experiment's)")
+	spacing := fs.String("spacing", "", "DDIM timestep spacing: "+strings.Join(schedule.SpacingNames, ", ")+" (default: the experiment's)")
+	clip := fs.Float64("clip-x0", -1, "clip x0_hat to [-c, c] in DDIM, 0 = off (default: the experiment's)")
 	batch := fs.Int("batch", 0, "images per sampler call (part of the protocol: batch k uses seed+2k)")
 	root := fs.String("artifacts", artifacts.Root(), "artifacts folder")
 	be := backendFlag(fs)
@@ -53,6 +69,25 @@ noise) and the fraction of speckled samples.`)
 	}
 	if *n < 0 || *samples < 0 || *batch < 0 {
 		return fmt.Errorf("--n, --samples and --batch must be >= 0, got %d, %d, %d", *n, *samples, *batch)
+	}
+	dd := runners.DDIMOverride{Steps: *ddimSteps, Spacing: *spacing}
+	if *ddimSteps < 0 {
+		return fmt.Errorf("--ddim-steps must be >= 1, got %d", *ddimSteps)
+	}
+	if *eta != -1 {
+		if *eta < 0 || math.IsNaN(*eta) || math.IsInf(*eta, 0) {
+			return fmt.Errorf("--eta must be a finite number >= 0, got %g", *eta)
+		}
+		dd.Eta = eta
+	}
+	if *clip != -1 {
+		if *clip < 0 || math.IsNaN(*clip) || math.IsInf(*clip, 0) {
+			return fmt.Errorf("--clip-x0 must be a finite number >= 0 (0: off), got %g", *clip)
+		}
+		dd.ClipX0 = clip
+	}
+	if *spacing != "" && !slices.Contains(schedule.SpacingNames, *spacing) {
+		return fmt.Errorf("--spacing %q: want one of %s", *spacing, strings.Join(schedule.SpacingNames, ", "))
 	}
 	a, err := artifacts.Open(*root, *ref)
 	if err != nil {
@@ -67,7 +102,7 @@ noise) and the fraction of speckled samples.`)
 		return err
 	}
 	ev, err := r.Evaluate(a, runners.EvalOptions{Backend: backend, Info: info, Split: *split, N: *n, Samples: *samples,
-		Seed: *seed, Batch: *batch, Samplers: splitList(*samplers), Log: os.Stderr, Progress: true})
+		Seed: *seed, Batch: *batch, Samplers: splitList(*samplers), DDIM: dd, Log: os.Stderr, Progress: true})
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ checkpoint.
 Experiments: `+strings.Join(experiments.Names(), ", "))
 	name := fs.String("experiment", "", "experiment name (required)")
 	steps := fs.Int64("steps", 0, "override the experiment's step budget (changes the config hash)")
+	data := fs.String("data", "", "train a segmentation experiment on COVID-QU-Ex instead of the phantom: covidqu:/path/to/download "+
+		"(Kaggle layout; the experiment's name gains -covidqu)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in --out")
 	out := fs.String("out", "", "working folder for checkpoints and the loss curve (default .cache/runs/NAME)")
 	stopAt := fs.Int64("stop-at", 0, "stop with a checkpoint after this step (for testing resume)")
@@ -63,6 +65,15 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	}
 	if *steps > 0 {
 		e.Train.Steps = *steps
+	}
+	if *data != "" {
+		root, ok := strings.CutPrefix(*data, "covidqu:")
+		if !ok || root == "" {
+			return fmt.Errorf("--data %q: want covidqu:/path/to/COVID-QU-Ex", *data)
+		}
+		if e, err = e.WithCOVIDQU(root); err != nil {
+			return err
+		}
 	}
 	backend, info, err := openBackend(*be)
 	if err != nil {

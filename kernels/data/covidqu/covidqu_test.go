@@ -11,21 +11,6 @@ import (
 	"github.com/dmseg/dmseg/kernels/imageio"
 )
 
-// writeGray writes an 8-bit gray PNG of size n x n whose left half is v and right half 255-v.
-func writeGray(t *testing.T, path string, n int, v uint8) {
-	g := imageio.NewGray(n, n)
-	for i := range g.Pix {
-		if i%n < n/2 {
-			g.Pix[i] = v
-		} else {
-			g.Pix[i] = 255 - v
-		}
-	}
-	if err := imageio.WriteGray(path, g); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func writeMask(t *testing.T, path string, n int) {
 	g := imageio.NewGray(n, n)
 	for y := n / 4; y < 3*n/4; y++ {
@@ -42,19 +27,8 @@ func writeMask(t *testing.T, path string, n int) {
 // spaces), 16x16 pixels; returns the root.
 func miniTree(t *testing.T) string {
 	root := t.TempDir()
-	for task, tf := range TaskFolder {
-		for _, s := range Splits {
-			for _, c := range Classes {
-				dir := filepath.Join(root, tf, tf, s, c)
-				for i, name := range []string{c + " (1).png", c + " (2).png"} {
-					writeGray(t, filepath.Join(dir, "images", name), 16, uint8(40*i+10))
-					writeMask(t, filepath.Join(dir, MaskFolder[task], name), 16)
-					if task == "infection" {
-						writeMask(t, filepath.Join(dir, "lung masks", name), 16)
-					}
-				}
-			}
-		}
+	if err := WriteMiniTree(root, 2, 16); err != nil {
+		t.Fatal(err)
 	}
 	return root
 }

@@ -109,7 +109,7 @@ func Predictor(backend backends.Backend, s *ddpmuncond.Sampler, progress diffusi
 // otherwise, threshold 0.5.
 func Protocol(l *ddpmuncond.Loaded, o runners.EvalOptions, set *dataset.Set) (segeval.Protocol, ddpmuncond.SamplerSpec, error) {
 	e := l.Config.Experiment
-	spec, err := l.Spec("ddim", 0, -1, "")
+	spec, err := l.DDIMSpec(o.DDIM)
 	if err != nil {
 		return segeval.Protocol{}, spec, err
 	}

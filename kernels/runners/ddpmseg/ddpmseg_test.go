@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dmseg/dmseg/kernels/data/covidqu"
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/engine/enginetest"
 	"github.com/dmseg/dmseg/kernels/experiments"
@@ -22,9 +23,24 @@ import (
 func TestTinySegmentationEndToEnd(t *testing.T) {
 	b := enginetest.XLA(t)
 	info := engine.Info{Name: "xla:cpu"}
-	for _, name := range []string{"ch3-ddpm-concat-tiny", "ch3-unet-tiny"} {
+	covid := t.TempDir()
+	if err := covidqu.WriteMiniTree(covid, 3, 20); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ch3-ddpm-concat-tiny", "ch3-unet-tiny", "ch3-unet-tiny-covidqu"} {
 		t.Run(name, func(t *testing.T) {
-			e, _ := experiments.Get(name)
+			e, err := experiments.Get(strings.TrimSuffix(name, "-covidqu"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nval := 8
+			if strings.HasSuffix(name, "-covidqu") {
+				// The same pipeline on a COVID-QU-Ex tree in the Kaggle layout: 3 val images per class.
+				if e, err = e.WithCOVIDQU(covid); err != nil {
+					t.Fatal(err)
+				}
+				nval = 9
+			}
 			r, err := runners.Get(e.Kind)
 			if err != nil {
 				t.Fatal(err)
@@ -44,10 +60,13 @@ func TestTinySegmentationEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.N != 8 || p.Split != "val" || p.Threshold != 0.5 || rs.Pooled.N != 8 || len(rs.Counts) != 8 {
+			if p.N != nval || p.Split != "val" || p.Threshold != 0.5 || rs.Pooled.N != nval || len(rs.Counts) != nval || (nval == 9) != strings.HasPrefix(p.Data, "covidqu:") {
 				t.Fatalf("protocol %+v results %+v", p, rs.Summary)
 			}
-			set, _ := e.LoadSplit("val")
+			set, err := e.LoadSplit("val")
+			if err != nil {
+				t.Fatal(err)
+			}
 			masks, err := segeval.StoredMasks(ev, set.W)
 			if err != nil {
 				t.Fatal(err)

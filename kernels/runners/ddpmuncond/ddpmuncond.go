@@ -174,6 +174,28 @@ func (l *Loaded) Spec(kind string, steps int, eta float64, spacing string) (Samp
 	return SamplerSpec{}, fmt.Errorf("unknown sampler %q (want ddpm or ddim)", kind)
 }
 
+// DDIMSpec is the experiment's DDIM with the settings of o replaced.
+func (l *Loaded) DDIMSpec(o runners.DDIMOverride) (SamplerSpec, error) {
+	eta := -1.0
+	if o.Eta != nil {
+		if *o.Eta < 0 {
+			return SamplerSpec{}, fmt.Errorf("DDIM eta must be >= 0, got %g", *o.Eta)
+		}
+		eta = *o.Eta
+	}
+	spec, err := l.Spec("ddim", o.Steps, eta, o.Spacing)
+	if err != nil {
+		return spec, err
+	}
+	if o.ClipX0 != nil {
+		if *o.ClipX0 < 0 {
+			return spec, fmt.Errorf("DDIM clip_x0 must be >= 0 (0: off), got %g", *o.ClipX0)
+		}
+		spec.ClipX0 = *o.ClipX0
+	}
+	return spec, nil
+}
+
 // Sampler draws batches from a loaded DDPM with one compiled sampler.
 type Sampler struct {
 	l       *Loaded

@@ -134,6 +134,15 @@ func TestTinyExperimentEndToEnd(t *testing.T) {
 	if sp, _ := l.Spec("ddim", 0, 0.5, "nope"); func() error { _, err := l.NewSamplerSpec(b, sp); return err }() == nil {
 		t.Error("unknown spacing accepted")
 	}
+	// DDIM overrides replace only what they set.
+	one, neg := 1.0, -0.5
+	def, _ := l.DDIMSpec(runners.DDIMOverride{})
+	if sp, err := l.DDIMSpec(runners.DDIMOverride{Steps: 7, ClipX0: &one}); err != nil || sp.Steps != 7 || sp.ClipX0 != 1 || sp.Eta != def.Eta || sp.Spacing != def.Spacing {
+		t.Errorf("override: %+v %v (defaults %+v)", sp, err, def)
+	}
+	if _, err := l.DDIMSpec(runners.DDIMOverride{Eta: &neg}); err == nil {
+		t.Error("negative eta accepted")
+	}
 
 	// Evaluation record.
 	o := runners.EvalOptions{Backend: b, Info: info, N: 12, Batch: 4, Log: io.Discard}

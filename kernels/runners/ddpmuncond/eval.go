@@ -111,7 +111,7 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	if err != nil {
 		return nil, err
 	}
-	ddim, err := l.Spec("ddim", 0, -1, "")
+	ddim, err := l.DDIMSpec(o.DDIM)
 	if err != nil {
 		return nil, err
 	}
