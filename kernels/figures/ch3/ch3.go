@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"sort"
 	"strings"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/metrics/seg"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
 	"github.com/dmseg/dmseg/kernels/tables"
+	"github.com/gomlx/gomlx/backends"
 )
 
 // Model is one of our rows of Tables 1-2: a label and the experiment whose
@@ -290,4 +292,49 @@ func FigureLarge(results []*Result, task string, n int) ([]byte, error) {
 	pic := imageio.OverlayGrid(imgs, preds, truths, n, 2)
 	title := fmt.Sprintf("Chapter 3, %s: first %d validation phantoms; right of each pair: prediction (green) and ground truth (red)", task, n)
 	return synthesis.Labeled(pic, title, nil, rowLabels, strings.Join(stamps, " "), 12)
+}
+
+// Uncertainty draws k samples for the first n images of a result's split with
+// the artifact's weights and shows, per image, the X-ray, the ground truth,
+// the fused probability (mean of the k binarised samples) and the per-pixel
+// disagreement 2 sqrt(p(1-p)); it returns the figure and the segmentation
+// results of the k-sample ensembles (k = 1, 3, 5, 9 up to k).
+func Uncertainty(backend backends.Backend, r *Result, n, k int, seed int64) ([]byte, *segeval.Results, error) {
+	predict, _, release, err := segeval.PredictorFor(r.Artifact, backend)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	n = min(n, r.Set.N)
+	p := segeval.Protocol{N: n, Samples: k, Seed: seed, Batch: n, Threshold: 0.5}
+	pr, err := segeval.Run(r.Set, p, predict, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := segeval.ResultsFrom(r.Set, p, pr.Masks(k, 0.5), pr)
+	if err != nil {
+		return nil, nil, err
+	}
+	sz := r.Set.W
+	var cells []*image.Gray
+	for i := 0; i < n; i++ {
+		img := image.NewGray(image.Rect(0, 0, sz, sz))
+		copy(img.Pix, r.Set.Images[i*sz*sz:(i+1)*sz*sz])
+		truth := image.NewGray(image.Rect(0, 0, sz, sz))
+		copy(truth.Pix, r.Set.Masks[i*sz*sz:(i+1)*sz*sz])
+		prob := image.NewGray(image.Rect(0, 0, sz, sz))
+		unc := image.NewGray(image.Rect(0, 0, sz, sz))
+		for j, q := range pr.Prob[i*sz*sz : (i+1)*sz*sz] {
+			prob.Pix[j] = uint8(math.Round(255 * float64(q)))
+			unc.Pix[j] = uint8(math.Round(255 * 2 * math.Sqrt(float64(q*(1-q)))))
+		}
+		cells = append(cells, img, truth, prob, unc)
+	}
+	grid, err := synthesis.Grid(cells, 4, 4, 3)
+	if err != nil {
+		return nil, nil, err
+	}
+	fig, err := synthesis.Labeled(grid, fmt.Sprintf("%s, %d DDIM samples per image: fused probability and disagreement", r.Model.Label, k),
+		[]string{"X-ray", "ground truth", "P(foreground)", "2 sqrt(p(1-p))"}, nil, r.Artifact.Manifest.ID, 7)
+	return fig, res, err
 }
