@@ -52,12 +52,12 @@ type TrainResult struct {
 type EvalOptions struct {
 	Backend  backends.Backend
 	Info     engine.Info
-	Split    string   // "" = the experiment's held-out split
-	N        int      // images (or samples) to evaluate; 0 = the experiment's
-	Samples  int      // samples per image (segmentation kinds); 0 = 1
-	Seed     int64    // sampling seed; 0 = the experiment's
-	Batch    int      // images per sampler call; 0 = a default
-	Samplers []string // generative kinds: which samplers to run (e.g. "ddim", "ddpm"); nil = all the kind evaluates
+	Split    string       // "" = the experiment's held-out split
+	N        int          // images (or samples) to evaluate; 0 = the experiment's
+	Samples  int          // samples per image (segmentation kinds); 0 = 1
+	Seed     int64        // sampling seed; 0 = the experiment's
+	Batch    int          // images per sampler call; 0 = a default
+	Samplers []string     // generative kinds: which samplers to run (e.g. "ddim", "ddpm"); nil = all the kind evaluates
 	DDIM     DDIMOverride // DDIM settings that replace the experiment's (part of the recorded protocol)
 	Log      io.Writer
 	Progress bool // draw progress bars on Log
