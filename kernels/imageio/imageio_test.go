@@ -52,3 +52,25 @@ func TestWriteReadAtomic(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Strips round-trip tiles exactly; a PNG of the wrong width is refused.
+func TestStripRoundTrip(t *testing.T) {
+	pix := make([]uint8, 3*4*4)
+	for i := range pix {
+		pix[i] = uint8(i * 5)
+	}
+	b, err := EncodeStrip(pix, 3, 4, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeStrip(b, 4)
+	if err != nil || string(got) != string(pix) {
+		t.Fatalf("round trip: %v %v", got, err)
+	}
+	if _, err := DecodeStrip(b, 5); err == nil {
+		t.Error("wrong width accepted")
+	}
+	if _, err := EncodeStrip(pix, 2, 4, 4); err == nil {
+		t.Error("wrong length accepted")
+	}
+}

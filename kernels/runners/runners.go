@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
@@ -205,12 +206,33 @@ type FitSpec struct {
 	// ImagesOnly trains on the images alone (unconditional kinds); otherwise a
 	// batch is [images, masks].
 	ImagesOnly bool
-	// Check validates the experiment (with steps resolved from epochs) and
-	// resolves the config its artifact records.
-	Check func(e experiments.Experiment) (experiments.RunConfig, error)
+	// Kind is the experiment kind the runner trains; Conds the conditioning
+	// modes (registry.CondNone, ...) its models may have.
+	Kind  string
+	Conds []string
 	// Loss builds the training loss of a resolved config and a one-line
 	// description of the model and objective for the log.
 	Loss func(rc experiments.RunConfig) (train.LossFn, string, error)
+}
+
+// Resolve checks that an experiment is of the given kind and valid, resolves
+// the config its artifact records, and checks that the model's conditioning
+// mode is one of conds.
+func Resolve(e experiments.Experiment, kind string, conds ...string) (experiments.RunConfig, error) {
+	if e.Kind != kind {
+		return experiments.RunConfig{}, fmt.Errorf("experiment %s: kind %q is not %s", e.Name, e.Kind, kind)
+	}
+	if err := e.Validate(); err != nil {
+		return experiments.RunConfig{}, err
+	}
+	rc, err := e.ResolveModel()
+	if err != nil {
+		return rc, err
+	}
+	if !slices.Contains(conds, rc.ModelConfig.Cond) {
+		return rc, fmt.Errorf("experiment %s: model %s has conditioning %q; a %s experiment needs one of %v", e.Name, e.Model, rc.ModelConfig.Cond, kind, conds)
+	}
+	return rc, nil
 }
 
 // Fit is the training run every kind shares: it materialises the training
@@ -218,7 +240,7 @@ type FitSpec struct {
 // the work folder, trains (checkpointing, resumable) and, when the step budget
 // is reached, stores the artifact.
 func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, error) {
-	if _, err := spec.Check(e); err != nil {
+	if _, err := Resolve(e, spec.Kind, spec.Conds...); err != nil {
 		return nil, err
 	}
 	log := o.Log
@@ -246,7 +268,7 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 		return nil, err
 	}
 	ResolveEpochs(&e, stream.BatchesPerEpoch())
-	rc, err := spec.Check(e)
+	rc, err := Resolve(e, spec.Kind, spec.Conds...)
 	if err != nil {
 		return nil, err
 	}

@@ -45,21 +45,7 @@ func Count(pred, truth []float32, threshold float32) (Counts, error) {
 	if len(pred) != len(truth) {
 		return Counts{}, fmt.Errorf("seg: prediction has %d pixels, truth %d", len(pred), len(truth))
 	}
-	var c Counts
-	for i, p := range pred {
-		pp, tt := p >= threshold, truth[i] >= threshold
-		switch {
-		case pp && tt:
-			c.TP++
-		case pp:
-			c.FP++
-		case tt:
-			c.FN++
-		default:
-			c.TN++
-		}
-	}
-	return c, nil
+	return count(len(pred), func(i int) (bool, bool) { return pred[i] >= threshold, truth[i] >= threshold }), nil
 }
 
 // CountBinary compares two 0/1 (or 0/non-zero) byte masks.
@@ -67,9 +53,14 @@ func CountBinary(pred, truth []uint8) (Counts, error) {
 	if len(pred) != len(truth) {
 		return Counts{}, fmt.Errorf("seg: prediction has %d pixels, truth %d", len(pred), len(truth))
 	}
+	return count(len(pred), func(i int) (bool, bool) { return pred[i] != 0, truth[i] != 0 }), nil
+}
+
+// count tallies n pixels whose (predicted, true) classes are given by at.
+func count(n int, at func(i int) (bool, bool)) Counts {
 	var c Counts
-	for i, p := range pred {
-		pp, tt := p != 0, truth[i] != 0
+	for i := 0; i < n; i++ {
+		pp, tt := at(i)
 		switch {
 		case pp && tt:
 			c.TP++
@@ -81,7 +72,7 @@ func CountBinary(pred, truth []uint8) (Counts, error) {
 			c.TN++
 		}
 	}
-	return c, nil
+	return c
 }
 
 // Metrics are the eight metrics of the thesis's tables, plus the number of

@@ -51,28 +51,11 @@ func init() {
 // Kind is experiments.KindDDPMSeg.
 func (Runner) Kind() string { return experiments.KindDDPMSeg }
 
-func check(e experiments.Experiment) (experiments.RunConfig, error) {
-	if e.Kind != experiments.KindDDPMSeg {
-		return experiments.RunConfig{}, fmt.Errorf("experiment %s is of kind %q, not %s", e.Name, e.Kind, experiments.KindDDPMSeg)
-	}
-	if err := e.Validate(); err != nil {
-		return experiments.RunConfig{}, err
-	}
-	rc, err := e.ResolveModel()
-	if err != nil {
-		return rc, err
-	}
-	if c := rc.ModelConfig.Cond; c != registry.CondAdd && c != registry.CondConcat {
-		return rc, fmt.Errorf("experiment %s: model %s has conditioning %q; a segmentation DDPM needs -add or -concat", e.Name, e.Model, c)
-	}
-	return rc, nil
-}
-
 // Train trains the conditional DDPM: L_simple on the mask (in {-1, 1}) with
 // the X-ray (in [-1, 1]) as the condition, the encoder trained jointly
 // (Table 8: cond_stage_trainable).
 func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.TrainResult, error) {
-	return runners.Fit(e, o, runners.FitSpec{Check: check,
+	return runners.Fit(e, o, runners.FitSpec{Kind: experiments.KindDDPMSeg, Conds: []string{registry.CondAdd, registry.CondConcat},
 		Loss: func(rc experiments.RunConfig) (train.LossFn, string, error) {
 			m, err := ddpmuncond.Model(rc)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
 	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/models/registry"
 	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/gomlx/gomlx/backends"
@@ -47,28 +48,11 @@ func Model(rc experiments.RunConfig) (ddpm.Model, error) {
 	return ddpm.Model{Sched: s, Param: p, Denoiser: diffusion.Denoiser(mc.Denoiser())}, nil
 }
 
-func check(e experiments.Experiment) (experiments.RunConfig, error) {
-	if e.Kind != experiments.KindDDPMUncond {
-		return experiments.RunConfig{}, fmt.Errorf("experiment %s: kind %q is not %s", e.Name, e.Kind, experiments.KindDDPMUncond)
-	}
-	if err := e.Validate(); err != nil {
-		return experiments.RunConfig{}, err
-	}
-	rc, err := e.ResolveModel()
-	if err != nil {
-		return rc, err
-	}
-	if rc.ModelConfig.Cond != "none" {
-		return rc, fmt.Errorf("experiment %s: model %s is conditional; unconditional DDPM needs a mode-none model", e.Name, e.Model)
-	}
-	return rc, nil
-}
-
 // Train trains an unconditional DDPM experiment (L_simple on the images, the
 // experiment's objective) and, when the step budget is reached, stores the
 // artifact with the resolved config.
 func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.TrainResult, error) {
-	return runners.Fit(e, o, runners.FitSpec{ImagesOnly: true, Check: check,
+	return runners.Fit(e, o, runners.FitSpec{ImagesOnly: true, Kind: experiments.KindDDPMUncond, Conds: []string{registry.CondNone},
 		Loss: func(rc experiments.RunConfig) (train.LossFn, string, error) {
 			m, err := Model(rc)
 			if err != nil {

@@ -1,10 +1,7 @@
 package ddpmuncond
 
 import (
-	"bytes"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"math"
 	"os"
@@ -16,6 +13,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
+	"github.com/dmseg/dmseg/kernels/imageio"
 	"github.com/dmseg/dmseg/kernels/metrics/quality"
 	"github.com/dmseg/dmseg/kernels/runners"
 )
@@ -239,34 +237,23 @@ func EncodeStrip(pix []float32, n, size int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := image.NewGray(image.Rect(0, 0, size, n*size))
-	for k, im := range imgs {
-		copy(g.Pix[k*size*size:], im.Pix)
+	q := make([]uint8, 0, n*size*size)
+	for _, im := range imgs {
+		q = append(q, im.Pix...)
 	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, g); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return imageio.EncodeStrip(q, n, size, size)
 }
 
 // DecodeStrip reads a strip written by EncodeStrip back as values in [-1, 1]
 // (level v -> v/127.5 - 1).
 func DecodeStrip(data []byte, size int) ([]float32, error) {
-	im, err := png.Decode(bytes.NewReader(data))
+	q, err := imageio.DecodeStrip(data, size)
 	if err != nil {
-		return nil, fmt.Errorf("samples strip: %w", err)
+		return nil, fmt.Errorf("samples %w", err)
 	}
-	g, ok := im.(*image.Gray)
-	b := im.Bounds()
-	if !ok || b.Dx() != size || b.Dy()%size != 0 {
-		return nil, fmt.Errorf("samples strip: want an 8-bit grayscale PNG %d wide and a multiple of %d high, got %T %dx%d", size, size, im, b.Dx(), b.Dy())
-	}
-	out := make([]float32, size*b.Dy())
-	for y := 0; y < b.Dy(); y++ {
-		for x := 0; x < size; x++ {
-			out[y*size+x] = float32(g.Pix[y*g.Stride+x])/127.5 - 1
-		}
+	out := make([]float32, len(q))
+	for i, v := range q {
+		out[i] = float32(v)/127.5 - 1
 	}
 	return out, nil
 }

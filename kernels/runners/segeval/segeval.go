@@ -13,11 +13,8 @@
 package segeval
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"math"
 	"os"
@@ -27,6 +24,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/imageio"
 	"github.com/dmseg/dmseg/kernels/metrics/seg"
 	"github.com/dmseg/dmseg/kernels/runners"
 )
@@ -184,7 +182,11 @@ func Evaluate(set *dataset.Set, p Protocol, predict Predict, progress diffusion.
 	if err != nil {
 		return nil, nil, err
 	}
-	mf, err := EncodeStrip(masks, 255, pr.N, pr.H, pr.W)
+	m255 := make([]uint8, len(masks))
+	for j, v := range masks {
+		m255[j] = 255 * v
+	}
+	mf, err := imageio.EncodeStrip(m255, pr.N, pr.H, pr.W)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,7 +194,7 @@ func Evaluate(set *dataset.Set, p Protocol, predict Predict, progress diffusion.
 	for j, v := range pr.Prob {
 		q[j] = uint8(math.Round(float64(v) * 255))
 	}
-	pf, err := EncodeStrip(q, 1, pr.N, pr.H, pr.W)
+	pf, err := imageio.EncodeStrip(q, pr.N, pr.H, pr.W)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -229,48 +231,13 @@ func ResultsFrom(set *dataset.Set, p Protocol, masks []uint8, pr *Prediction) (*
 	return res, nil
 }
 
-// EncodeStrip stores n tiles of h x w bytes (each multiplied by scale) as one
-// 8-bit grayscale PNG, w wide and n*h high.
-func EncodeStrip(pix []uint8, scale uint8, n, h, w int) ([]byte, error) {
-	if len(pix) != n*h*w {
-		return nil, fmt.Errorf("segeval: strip of %d values, want %d tiles of %dx%d", len(pix), n, h, w)
-	}
-	g := image.NewGray(image.Rect(0, 0, w, n*h))
-	for j, v := range pix {
-		g.Pix[j] = v * scale
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, g); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// DecodeStrip reads a strip of tiles w wide back as bytes.
-func DecodeStrip(data []byte, w int) ([]uint8, error) {
-	im, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("mask strip: %w", err)
-	}
-	g, ok := im.(*image.Gray)
-	b := im.Bounds()
-	if !ok || b.Dx() != w || b.Dy()%w != 0 {
-		return nil, fmt.Errorf("mask strip: want an 8-bit grayscale PNG %d wide and a multiple of %d high, got %T %dx%d", w, w, im, b.Dx(), b.Dy())
-	}
-	out := make([]uint8, w*b.Dy())
-	for y := 0; y < b.Dy(); y++ {
-		copy(out[y*w:(y+1)*w], g.Pix[y*g.Stride:y*g.Stride+w])
-	}
-	return out, nil
-}
-
 // StoredMasks reads a record's predicted masks as 0/1 bytes.
 func StoredMasks(ev *artifacts.Eval, w int) ([]uint8, error) {
 	data, err := ev.ReadFile(MasksFile)
 	if err != nil {
 		return nil, err
 	}
-	m, err := DecodeStrip(data, w)
+	m, err := imageio.DecodeStrip(data, w)
 	if err != nil {
 		return nil, fmt.Errorf("evaluation %s: %s: %w", ev.Record.ID, MasksFile, err)
 	}

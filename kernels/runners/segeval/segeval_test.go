@@ -57,7 +57,7 @@ func TestPerfectPredictorAndStrips(t *testing.T) {
 			t.Errorf("pooled %s = %g", seg.Names[i], v)
 		}
 	}
-	masks, err := DecodeStrip(files[MasksFile], set.W)
+	masks, err := imageio.DecodeStrip(files[MasksFile], set.W)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,23 +39,6 @@ func init() {
 // Kind is experiments.KindUNetSeg.
 func (Runner) Kind() string { return experiments.KindUNetSeg }
 
-func check(e experiments.Experiment) (experiments.RunConfig, error) {
-	if e.Kind != experiments.KindUNetSeg {
-		return experiments.RunConfig{}, fmt.Errorf("experiment %s is of kind %q, not %s", e.Name, e.Kind, experiments.KindUNetSeg)
-	}
-	if err := e.Validate(); err != nil {
-		return experiments.RunConfig{}, err
-	}
-	rc, err := e.ResolveModel()
-	if err != nil {
-		return rc, err
-	}
-	if rc.ModelConfig.Cond != registry.CondNone {
-		return rc, fmt.Errorf("experiment %s: the baseline feeds the image as the network input; model %s must be unconditional (mode none)", e.Name, e.Model)
-	}
-	return rc, nil
-}
-
 // Logits runs the backbone on images [B,H,W,1] in [-1, 1] with t = 0.
 func Logits(ctx *context.Context, net registry.Denoiser, images *Node) *Node {
 	B := images.Shape().Dimensions[0]
@@ -81,7 +64,7 @@ func Loss(logits, masks *Node) *Node {
 
 // Train trains the baseline with BCE + Dice.
 func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.TrainResult, error) {
-	return runners.Fit(e, o, runners.FitSpec{Check: check,
+	return runners.Fit(e, o, runners.FitSpec{Kind: experiments.KindUNetSeg, Conds: []string{registry.CondNone},
 		Loss: func(rc experiments.RunConfig) (train.LossFn, string, error) {
 			mc, err := rc.ModelConfig.Resolve()
 			if err != nil {
