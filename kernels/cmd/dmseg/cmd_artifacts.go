@@ -48,6 +48,9 @@ func runArtifacts(args []string) error {
 		return err
 	}
 	sub, ids := rest[0], fs.Args()
+	if st, err := os.Stat(*root); err != nil || !st.IsDir() {
+		return fmt.Errorf("artifacts folder %s does not exist or is not a folder (set --root or $DMSEG_ARTIFACTS)", *root)
+	}
 	switch sub {
 	case "list":
 		ms, errs := artifacts.List(*root)

@@ -27,6 +27,9 @@ The output is an 8-bit gray PNG, written atomically.`)
 		fs.Usage()
 		return fmt.Errorf("want IN.png OUT.png, got %d arguments", fs.NArg())
 	}
+	if err := firstErr(inRange("tiles", int64(*tiles), 1, 256), inRange("tiles-y", int64(*tilesY), 0, 256)); err != nil {
+		return err
+	}
 	ty := *tilesY
 	if ty == 0 {
 		ty = *tiles

@@ -95,9 +95,12 @@ Sample i of a split depends only on (seed, split, i, size): the same seed gives 
 	if err != nil {
 		return err
 	}
-	if *out == "" || *n < 1 || *size < 1 || *size > 1024 {
+	if err := firstErr(inRange("n", int64(*n), 1, 1000000), inRange("size", int64(*size), 1, 1024)); err != nil {
+		return err
+	}
+	if *out == "" {
 		fs.Usage()
-		return fmt.Errorf("need --out, --n >= 1 and 1 <= --size <= 1024")
+		return fmt.Errorf("--out is required")
 	}
 	err = parallel(*n, func(i int) error {
 		s := phantom.Generate(*seed, sp, i, *size)
@@ -129,8 +132,15 @@ overlaid (phantom: lung green, infection red; others: the task mask in green).`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *zoom <= 0 {
+	if err := firstErr(inRange("n", int64(*n), 1, 1024), inRange("cols", int64(*cols), 1, 64),
+		inRange("size", int64(*size), 8, 1024), inRange("zoom", int64(*zoom), 0, 32)); err != nil {
+		return err
+	}
+	if *zoom == 0 {
 		*zoom = max(1, 192 / *size)
+	}
+	if px := int64(*cols) * int64(*size) * int64(*zoom) * 2; px > 16384 {
+		return fmt.Errorf("the grid would be %d pixels wide (--cols x --size x --zoom x 2); the limit is 16384", px)
 	}
 	var imgs, m1, m2 []*imageio.Gray
 	switch {

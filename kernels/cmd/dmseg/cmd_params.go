@@ -35,6 +35,9 @@ Configs: `+strings.Join(registry.Names(), ", "))
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
+	if err := inRange("in-channels", int64(*in), 0, 65536); err != nil {
+		return err
+	}
 	if *list {
 		for _, n := range registry.Names() {
 			c, err := registry.Lookup(n)

@@ -63,8 +63,14 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	if err != nil {
 		return err
 	}
-	if *steps > 0 {
+	if flagSet(fs, "steps") {
+		if err := inRange("steps", *steps, 1, 1e9); err != nil {
+			return err
+		}
 		e.Train.Steps = *steps
+	}
+	if err := inRange("stop-at", *stopAt, 0, 1e9); err != nil {
+		return err
 	}
 	if *data != "" {
 		root, ok := strings.CutPrefix(*data, "covidqu:")

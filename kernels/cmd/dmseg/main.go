@@ -96,6 +96,31 @@ func newFlags(name, usageLine, help string) *flag.FlagSet {
 	return fs
 }
 
+// inRange checks an integer flag against its allowed range, naming both.
+func inRange(flag string, v, lo, hi int64) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("--%s must be in %d..%d, got %d", flag, lo, hi, v)
+	}
+	return nil
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flagSet reports whether a flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // backendFlag adds --backend to a FlagSet.
 func backendFlag(fs *flag.FlagSet) *string {
 	return fs.String("backend", "", "compute backend: "+strings.Join(engine.Names, ", ")+

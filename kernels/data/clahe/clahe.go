@@ -75,6 +75,9 @@ func Apply(g *imageio.Gray, p Params) (*imageio.Gray, error) {
 	if W < 1 || H < 1 {
 		return nil, fmt.Errorf("clahe: empty image")
 	}
+	if p.TilesX > W || p.TilesY > H {
+		return nil, fmt.Errorf("clahe: tile grid %dx%d has more tiles than the %dx%d image has pixels per side", p.TilesX, p.TilesY, W, H)
+	}
 	const hs = 256
 	extW, extH := W, H
 	if W%p.TilesX != 0 || H%p.TilesY != 0 {

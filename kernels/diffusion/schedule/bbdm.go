@@ -40,8 +40,8 @@ type BBDM struct {
 
 // NewBBDM builds the named m_t schedule with T steps and maximum-variance scale maxVar (default 1).
 func NewBBDM(mt string, T int, maxVar float64) (*BBDM, error) {
-	if T < 2 {
-		return nil, fmt.Errorf("schedule: BBDM needs at least 2 timesteps, got %d", T)
+	if T < 2 || T > MaxTimesteps {
+		return nil, fmt.Errorf("schedule: BBDM needs 2..%d timesteps, got %d", MaxTimesteps, T)
 	}
 	if !(maxVar > 0) {
 		return nil, fmt.Errorf("schedule: BBDM max_var must be > 0, got %g", maxVar)
@@ -126,8 +126,8 @@ func (s *BBDM) StepCoefs(t, n int) (sigma2, kx float64) {
 // values computed in float64, rounded to float32, truncated toward zero) followed
 // by 1 and 0; that is about S network calls. Checked against torch 1.13 output.
 func BBDMTimesteps(T, S int) ([]int, error) {
-	if T < 2 {
-		return nil, fmt.Errorf("schedule: BBDM needs T >= 2, got %d", T)
+	if T < 2 || T > MaxTimesteps {
+		return nil, fmt.Errorf("schedule: BBDM needs T in 2..%d, got %d", MaxTimesteps, T)
 	}
 	if S >= T {
 		ts := make([]int, T)

@@ -32,8 +32,8 @@ var SpacingNames = []string{SpacingCompVis, SpacingLeading, SpacingTrailing, Spa
 // visited by DDIM in SAMPLING order (descending). Each step goes from
 // timesteps[k] to timesteps[k+1]; the last one goes to clean data (index -1).
 func DDIMTimesteps(spacing string, T, S int) ([]int, error) {
-	if T < 1 {
-		return nil, fmt.Errorf("schedule: DDIM needs T >= 1, got %d", T)
+	if T < 1 || T > MaxTimesteps {
+		return nil, fmt.Errorf("schedule: DDIM needs T in 1..%d, got %d", MaxTimesteps, T)
 	}
 	if S < 1 || S > T {
 		return nil, fmt.Errorf("schedule: DDIM needs 1 <= sample steps <= T=%d, got %d", T, S)

@@ -51,9 +51,13 @@ type DDPM struct {
 
 // Betas returns the beta_i of the named schedule with T steps. For "linear" and
 // "sqrt-linear" it uses start/end 1e-4/0.02.
+// MaxTimesteps caps T for every schedule (the thesis uses 1000): larger
+// tables are refused before they are allocated.
+const MaxTimesteps = 100000
+
 func Betas(name string, T int) ([]float64, error) {
-	if T < 2 {
-		return nil, fmt.Errorf("schedule: need at least 2 timesteps, got %d", T)
+	if T < 2 || T > MaxTimesteps {
+		return nil, fmt.Errorf("schedule: the number of timesteps must be in 2..%d, got %d", MaxTimesteps, T)
 	}
 	b := make([]float64, T)
 	switch name {

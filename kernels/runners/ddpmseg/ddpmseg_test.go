@@ -10,6 +10,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/engine/enginetest"
 	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/figures/ch3"
 	"github.com/dmseg/dmseg/kernels/runners"
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
@@ -76,6 +77,14 @@ func TestTinySegmentationEndToEnd(t *testing.T) {
 				if cs[i] != rs.Counts[i] {
 					t.Fatalf("image %d: stored masks %+v, recorded counts %+v", i, cs[i], rs.Counts[i])
 				}
+			}
+			// Chapter 3's tables and figures re-derive the same numbers from the record.
+			cr, err := ch3.Recompute(ch3.Model{Label: name, Experiment: e.Name}, res.Artifact, ev)
+			if err != nil || len(cr.Diffs) > 0 || cr.Summary != rs.Summary {
+				t.Fatalf("recompute: %v %v", err, cr)
+			}
+			if png, err := ch3.FigureLarge([]*ch3.Result{cr}, "lung", 4); err != nil || len(png) < 100 {
+				t.Fatalf("figure: %v", err)
 			}
 			rep, err := r.Resample(res.Artifact, ev, 3, o, 0)
 			if err != nil || rep.Compared != 3 || rep.Differing != 0 {
