@@ -220,20 +220,45 @@ func NewManifest(experiment string, config any, now time.Time) (Manifest, error)
 	}, nil
 }
 
+// IncompletePrefix starts the name of the temporary folder an artifact is
+// written into before it is renamed into place; such a folder left in the
+// root is an interrupted write.
+const IncompletePrefix = ".incomplete-"
+
 // Create writes a new artifact folder root/<m.ID>/ holding copies of the
 // given files (name in the artifact -> source path) and the manifest. If a
 // file named WeightsFile is among them, weights_sha256 is computed from it.
+// The folder appears whole or not at all: it is written as
+// root/.incomplete-<ID>-<pid>/ and renamed into place when complete.
 func Create(root string, m Manifest, files map[string]string) (*Artifact, error) {
-	if m.ID == "" || strings.ContainsAny(m.ID, "/\\") {
+	if m.ID == "" || strings.ContainsAny(m.ID, "/\\") || strings.HasPrefix(m.ID, ".") {
 		return nil, fmt.Errorf("artifacts: bad id %q", m.ID)
 	}
 	dir := filepath.Join(root, m.ID)
 	if _, err := os.Stat(dir); err == nil {
 		return nil, fmt.Errorf("artifacts: %s already exists", dir)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("artifacts: %w", err)
 	}
+	tmp := filepath.Join(root, fmt.Sprintf("%s%s-%d", IncompletePrefix, m.ID, os.Getpid()))
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("artifacts: %w", err)
+	}
+	a, err := create(tmp, m, files)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("artifacts: %w", err)
+	}
+	a.Dir = dir
+	return a, nil
+}
+
+func create(dir string, m Manifest, files map[string]string) (*Artifact, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -359,6 +384,11 @@ func List(root string) (ms []Manifest, errs []error) {
 	}
 	for _, e := range entries {
 		if !e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), IncompletePrefix) {
+			p := filepath.Join(root, e.Name())
+			errs = append(errs, fmt.Errorf("artifacts: %s is an interrupted artifact write (no artifact was published); remove it with `rm -rf %s`", p, p))
 			continue
 		}
 		m, err := ReadManifest(filepath.Join(root, e.Name()))

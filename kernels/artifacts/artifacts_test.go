@@ -182,3 +182,28 @@ func TestLargeFilesAreReferencedByHash(t *testing.T) {
 		t.Fatalf("restored external file: %v", err)
 	}
 }
+
+// An artifact appears whole (no temporary folder is left); an interrupted
+// write and a stray folder are reported by List with what to do, and never
+// hide the valid artifacts.
+func TestCreateIsAtomicAndLeftoversAreReported(t *testing.T) {
+	root := t.TempDir()
+	a := makeArtifact(t, root)
+	ents, _ := os.ReadDir(root)
+	if len(ents) != 1 || ents[0].Name() != a.Manifest.ID {
+		t.Fatalf("root holds %v", ents)
+	}
+	os.MkdirAll(filepath.Join(root, IncompletePrefix+"x-1"), 0o755)
+	os.MkdirAll(filepath.Join(root, "stray"), 0o755)
+	ms, errs := List(root)
+	if len(ms) != 1 || ms[0].ID != a.Manifest.ID {
+		t.Fatalf("manifests %v", ms)
+	}
+	if len(errs) != 2 {
+		t.Fatalf("errors %v", errs)
+	}
+	joined := errs[0].Error() + errs[1].Error()
+	if !strings.Contains(joined, "interrupted artifact write") || !strings.Contains(joined, "rm -rf") || !strings.Contains(joined, "stray") {
+		t.Errorf("errors do not say what happened: %v", errs)
+	}
+}

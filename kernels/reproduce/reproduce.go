@@ -161,10 +161,7 @@ func (r *run) timed(step string, f func() error) error {
 
 func (r *run) verify() error {
 	ms, errs := artifacts.List(r.o.Artifacts)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	var bad []error
+	bad := errs // reported, but the others are still verified
 	for _, m := range ms {
 		a, err := artifacts.Open(r.o.Artifacts, m.ID)
 		if err != nil {

@@ -116,21 +116,22 @@ func runArtifacts(args []string) error {
 		}
 		return err
 	case "verify":
+		var failed []string
 		if len(ids) == 0 {
 			ms, errs := artifacts.List(*root)
-			if len(errs) > 0 {
-				return errs[0]
+			for _, err := range errs {
+				fmt.Printf("FAIL %v\n", err)
+				failed = append(failed, "(a folder that is not an artifact)")
 			}
 			for _, m := range ms {
 				ids = append(ids, m.ID)
 			}
-			if len(ids) == 0 {
+			if len(ids) == 0 && len(failed) == 0 {
 				fmt.Fprintf(os.Stderr, "no artifacts in %s\n", *root)
 				return nil
 			}
 		}
 		sort.Strings(ids)
-		var failed []string
 		for _, id := range ids {
 			a, err := artifacts.Open(*root, id)
 			if err != nil {
