@@ -298,6 +298,15 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 		fmt.Fprintf(log, "stopped at step %d/%d; continue with --resume (checkpoint %s)\n", res.Step, e.Train.Steps, res.CheckpointPath)
 		return out, nil
 	}
+	if res.Resumed && res.ResumedFrom >= e.Train.Steps {
+		// Resuming a finished run trains nothing; publish only if its artifact is missing
+		// (e.g. the first attempt failed while writing it).
+		if a, ok := published(o.ArtifactsRoot, rc, res.Step); ok {
+			fmt.Fprintf(log, "the run in %s was already finished at step %d and published as %s; nothing new to publish\n", o.WorkDir, res.Step, a.Manifest.ID)
+			out.Artifact = a
+			return out, nil
+		}
+	}
 	a, err := CreateArtifact(rc, set, res, o.WorkDir, git, o.Info, dataSec, o.ArtifactsRoot, nil)
 	if err != nil {
 		return out, err
@@ -305,6 +314,24 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 	out.Artifact = a
 	fmt.Fprintf(log, "artifact %s written to %s (weights_sha256 %s)\n", a.Manifest.ID, a.Dir, a.Manifest.WeightsSHA256)
 	return out, nil
+}
+
+// published finds an artifact of the same resolved config and step count.
+func published(root string, rc experiments.RunConfig, steps int64) (*artifacts.Artifact, bool) {
+	cj, err := artifacts.CanonicalJSON(rc)
+	if err != nil {
+		return nil, false
+	}
+	h := artifacts.SHA256Hex(cj)
+	ms, _ := artifacts.List(root)
+	for _, m := range ms {
+		if m.Experiment == rc.Experiment.Name && m.ConfigSHA256 == h && int64(m.Metrics["steps"]) == steps {
+			if a, err := artifacts.OpenDir(filepath.Join(root, m.ID)); err == nil {
+				return a, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // LoadWeights loads an artifact's checkpoint into a new context: the EMA

@@ -95,6 +95,36 @@ func writeCSVHeader(path string) error {
 	return atomicfile.Write(path, []byte(csvHeader+"\n"))
 }
 
+// checkHistory checks that loss.csv holds one row for every logged step up to
+// the checkpoint's step (every multiple of LogEvery), in order: a deleted,
+// shortened or edited history would give the artifact a gappy loss curve.
+func checkHistory(path string, step int64, cfg Config) error {
+	rows, err := ReadLossCSV(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("%s is missing but the checkpoint is at step %d: the loss history is lost; start over without --resume", path, step)
+		}
+		return err
+	}
+	every := max(cfg.Resolved().LogEvery, 1)
+	want := int64(1)
+	n := int64(0)
+	for _, r := range rows {
+		if r.Step > step {
+			break // written after the checkpoint: dropped on resume
+		}
+		want = (n + 1) * every
+		if r.Step != want {
+			return fmt.Errorf("%s: row %d is step %d, want %d: the loss history before the checkpoint (step %d) was changed; restore it or start over without --resume", path, n+1, r.Step, want, step)
+		}
+		n++
+	}
+	if n != step/every {
+		return fmt.Errorf("%s holds %d rows up to step %d, the checkpoint at step %d needs %d: the loss history was shortened; restore it or start over without --resume", path, n, n*every, step, step/every)
+	}
+	return nil
+}
+
 // truncateCSV drops the rows after step (written after the last checkpoint),
 // so a resumed run appends exactly where the checkpoint stands.
 func truncateCSV(path string, step int64) error {

@@ -190,6 +190,13 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 		if a, b := canonical(saved.Config), canonical(cfg); a != b {
 			return nil, fmt.Errorf("train: --resume: checkpoint %s was written with a different training config:\n  saved: %s\n  now:   %s", ckptPath, a, b)
 		}
+		if was, now := saved.Extra["backend"], opts.Extra["backend"]; was != "" && now != "" && was != now {
+			return nil, fmt.Errorf("train: --resume: checkpoint %s was written on backend %s, this run uses %s; "+
+				"resume on the same backend (--backend %s) so that the run stays bit-identical and its record names one backend", ckptPath, was, now, was)
+		}
+		if err := checkHistory(csvPath, saved.Step, cfg); err != nil {
+			return nil, fmt.Errorf("train: --resume: %w", err)
+		}
 		ck.Load(ctx)
 		st = saved
 		st.Extra = opts.Extra

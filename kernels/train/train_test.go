@@ -237,6 +237,46 @@ func TestResumeRefusesDifferentConfig(t *testing.T) {
 	}
 }
 
+// --resume refuses another backend than the checkpoint's and a loss history
+// that was shortened, deleted or edited; the untouched history resumes.
+func TestResumeRefusesOtherBackendAndChangedHistory(t *testing.T) {
+	b := enginetest.XLA(t)
+	cfg := Config{Steps: 6, BatchSize: 16, Seed: 7, LR: LRConfig{LR: 0.01}, LogEvery: 2}
+	dir := t.TempDir()
+	opts := Options{OutDir: dir, Progress: io.Discard, StopAtStep: 4, Extra: map[string]string{"backend": "xla:cpu"}}
+	if _, err := Run(b, context.New(), noisyRegression, BatchFunc(regressionBatches), cfg, opts); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(dir, LossCSVFile)
+	good, _ := os.ReadFile(csv)
+	resume := func(backend string) error {
+		o := Options{OutDir: dir, Progress: io.Discard, Resume: true, StopAtStep: 4, Extra: map[string]string{"backend": backend}}
+		_, err := Run(b, context.New(), noisyRegression, BatchFunc(regressionBatches), cfg, o)
+		return err
+	}
+	if err := resume("go"); err == nil || !strings.Contains(err.Error(), "written on backend xla:cpu") {
+		t.Errorf("other backend: %v", err)
+	}
+	lines := strings.SplitAfter(string(good), "\n") // header, step 2, step 4, ""
+	for name, content := range map[string]string{
+		"shortened": lines[0] + lines[1],
+		"gap":       lines[0] + lines[2],
+	} {
+		os.WriteFile(csv, []byte(content), 0o644)
+		if err := resume("xla:cpu"); err == nil || !strings.Contains(err.Error(), "loss history") {
+			t.Errorf("%s history: %v", name, err)
+		}
+	}
+	os.Remove(csv)
+	if err := resume("xla:cpu"); err == nil || !strings.Contains(err.Error(), "is missing") {
+		t.Errorf("deleted history: %v", err)
+	}
+	os.WriteFile(csv, good, 0o644)
+	if err := resume("xla:cpu"); err != nil {
+		t.Errorf("untouched history: %v", err)
+	}
+}
+
 func TestNaNGuardKeepsLastGoodCheckpoint(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
 		w0 := []float32{1, 2, 3}

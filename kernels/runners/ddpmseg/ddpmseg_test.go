@@ -2,6 +2,7 @@ package ddpmseg_test
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +52,15 @@ func TestTinySegmentationEndToEnd(t *testing.T) {
 				ArtifactsRoot: filepath.Join(root, "art"), Log: io.Discard})
 			if err != nil || res.Artifact == nil {
 				t.Fatalf("train: %v %+v", err, res)
+			}
+			// Resuming the finished run publishes nothing new.
+			again, err := r.Train(e, runners.TrainOptions{Backend: b, Info: info, WorkDir: filepath.Join(root, "run"),
+				ArtifactsRoot: filepath.Join(root, "art"), Log: io.Discard, Resume: true})
+			if err != nil || again.Artifact == nil || again.Artifact.Manifest.ID != res.Artifact.Manifest.ID {
+				t.Fatalf("resume of a finished run: %v %+v", err, again)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(root, "art")); len(ents) != 1 {
+				t.Fatalf("artifacts after resuming a finished run: %v", ents)
 			}
 			o := runners.EvalOptions{Backend: b, Info: info, Batch: 3, Log: io.Discard}
 			ev, err := r.Evaluate(res.Artifact, o)
