@@ -10,7 +10,24 @@ import (
 )
 
 // Write writes data to path atomically, creating parent folders; the file gets mode 0644.
+// The path "-" writes to standard output instead. An existing target that is not a
+// regular file (a folder, a device such as /dev/null, a pipe) is refused: renaming
+// over it would replace it.
 func Write(path string, data []byte) (err error) {
+	if path == "-" {
+		_, err := os.Stdout.Write(data)
+		return err
+	}
+	if path == "" {
+		return fmt.Errorf("writing: empty output path")
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a folder"
+		}
+		return fmt.Errorf("writing %s: it is %s; give a file path (or - for standard output)", path, what)
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

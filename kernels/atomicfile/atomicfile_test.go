@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,5 +45,29 @@ func TestWriteErrorNamesPathAndKeepsOldFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {
 		t.Fatalf("folder holds %d entries after a failed write, want 2 (no temporary left)", len(entries))
+	}
+}
+
+// Folders, devices and empty paths are refused without touching them; "-"
+// goes to standard output.
+func TestRefusesNonRegularTargets(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{dir, os.DevNull, ""} {
+		if err := Write(p, []byte("x")); err == nil {
+			t.Errorf("Write(%q) accepted", p)
+		}
+	}
+	if st, err := os.Stat(os.DevNull); err != nil || st.Mode().IsRegular() {
+		t.Fatalf("%s was replaced", os.DevNull)
+	}
+	r, w, _ := os.Pipe()
+	old := os.Stdout
+	os.Stdout = w
+	err := Write("-", []byte("hello"))
+	os.Stdout = old
+	w.Close()
+	got, _ := io.ReadAll(r)
+	if err != nil || string(got) != "hello" {
+		t.Errorf("stdout: %q %v", got, err)
 	}
 }
