@@ -168,6 +168,12 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	// Temporary files of atomic writes interrupted by a kill (ours: ".NAME.tmp*") are stale now.
+	if stale, _ := filepath.Glob(filepath.Join(opts.OutDir, ".*.tmp*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	progress := opts.Progress
 	if progress == nil {
 		progress = os.Stderr
