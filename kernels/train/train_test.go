@@ -272,8 +272,13 @@ func TestResumeRefusesOtherBackendAndChangedHistory(t *testing.T) {
 		t.Errorf("deleted history: %v", err)
 	}
 	os.WriteFile(csv, good, 0o644)
+	stale := filepath.Join(dir, ".checkpoint.dmck.tmp123")
+	os.WriteFile(stale, []byte("half a checkpoint"), 0o644)
 	if err := resume("xla:cpu"); err != nil {
 		t.Errorf("untouched history: %v", err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("a stale temporary file of an interrupted write was kept")
 	}
 }
 
