@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 TIER ?= default
 UPDATE ?= 0
 
-.PHONY: all setup build test test-peers vet bench reproduce notebooks notebook-tools train-all clean help
+.PHONY: all setup build test fuzz test-peers vet bench reproduce notebooks notebook-tools train-all clean help
 
 all: build
 
@@ -48,6 +48,16 @@ test-peers:
 
 test: build vet notebook-tools test-peers
 	DMSEG_REQUIRE_NOTEBOOKS=1 PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) test -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+# Fuzz targets of the decoders of untrusted files (PNG, NIfTI, checkpoints, manifests); make test runs
+# each for a few seconds, `make fuzz FUZZTIME=10m` for longer. Their seed corpora also run in go test.
+FUZZTIME ?= 30s
+fuzz: setup
+	@for t in "FuzzDecodeGray ./kernels/imageio" "FuzzDecode ./kernels/data/nifti" \
+	          "FuzzReadCheckpoint ./kernels/train" "FuzzReadManifest ./kernels/artifacts"; do \
+	  set -- $$t; echo "fuzz $$1 ($(FUZZTIME))"; \
+	  out=$$($(GO) test -run '^$$' -fuzz "^$$1\$$" -fuzztime $(FUZZTIME) $$2 2>&1) || { echo "$$out"; exit 1; }; done
 
 bench: build
 	./scripts/bench.sh

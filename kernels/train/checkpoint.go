@@ -182,10 +182,20 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		if !ok {
 			return nil, fmt.Errorf("checkpoint %s: variable %s has unknown dtype %q", path, r.Name, r.DType)
 		}
-		t := tensors.FromShape(shapes.Make(dt, r.Shape...))
-		if r.Offset < 0 || r.Offset+r.Bytes > int64(len(data)) {
+		if r.Offset < 0 || r.Bytes < 0 || r.Offset > int64(len(data)) || r.Bytes > int64(len(data))-r.Offset {
 			return nil, fmt.Errorf("checkpoint %s: variable %s lies outside the data section", path, r.Name)
 		}
+		need := int64(dt.Size())
+		for _, d := range r.Shape {
+			if d < 0 || (d > 0 && need > r.Bytes/int64(d)+1) {
+				return nil, fmt.Errorf("checkpoint %s: variable %s: shape %v does not fit its %d stored bytes", path, r.Name, r.Shape, r.Bytes)
+			}
+			need *= int64(d)
+		}
+		if need != r.Bytes {
+			return nil, fmt.Errorf("checkpoint %s: variable %s: %d bytes stored, shape %v needs %d", path, r.Name, r.Bytes, r.Shape, need)
+		}
+		t := tensors.FromShape(shapes.Make(dt, r.Shape...))
 		var sizeErr error
 		if err := t.MutableBytes(func(b []byte) {
 			if int64(len(b)) != r.Bytes {

@@ -101,7 +101,11 @@ func Decode(raw []byte) (*Volume, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported NIfTI datatype %d", dt)
 	}
-	off := int(math.Float32frombits(bo.Uint32(raw[108:])))
+	vox := float64(math.Float32frombits(bo.Uint32(raw[108:])))
+	if math.IsNaN(vox) || vox > float64(len(raw)) {
+		return nil, fmt.Errorf("vox_offset %g lies outside the %d-byte file", vox, len(raw))
+	}
+	off := int(vox)
 	if off < 348 {
 		off = 352
 	}
