@@ -30,11 +30,12 @@ weights_sha256 and every file's sha256).
 show also says whether the recorded config is the resolved one (every default filled in, as manifests
 of format dmseg-artifact/2 record it) and lists what differs for older manifests.
 
-The folder is $DMSEG_ARTIFACTS, else <checkout>/artifacts (or --root).`
+The folder is $DMSEG_ARTIFACTS, else <checkout>/artifacts (or --artifacts; --root is its older name).`
 
 func runArtifacts(args []string) error {
 	fs := newFlags("artifacts", "list|show|verify [ID...]", artifactsHelp)
-	root := fs.String("root", artifacts.Root(), "artifacts folder")
+	root := fs.String("artifacts", artifacts.Root(), "artifacts folder (as in train, sample, evaluate)")
+	fs.StringVar(root, "root", artifacts.Root(), "artifacts folder (older name of --artifacts)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
