@@ -50,7 +50,7 @@ func runArtifacts(args []string) error {
 	}
 	sub, ids := rest[0], fs.Args()
 	if st, err := os.Stat(*root); err != nil || !st.IsDir() {
-		return fmt.Errorf("artifacts folder %s does not exist or is not a folder (set --root or $DMSEG_ARTIFACTS)", *root)
+		return fmt.Errorf("artifacts folder %s does not exist or is not a folder (set --artifacts or $DMSEG_ARTIFACTS)", *root)
 	}
 	switch sub {
 	case "list":
