@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
+	"image/draw"
 	"math"
 	"sort"
 	"strings"
@@ -18,7 +20,6 @@ import (
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
-	"github.com/dmseg/dmseg/kernels/imageio"
 	"github.com/dmseg/dmseg/kernels/metrics/seg"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
 	"github.com/dmseg/dmseg/kernels/tables"
@@ -267,31 +268,65 @@ func Figure(results []*Result, task string, index int) ([]byte, error) {
 		[]string{"generated", "ground truth"}, rowLabels, strings.Join(stamps, " "), 5)
 }
 
-// FigureLarge shows n validation images with every model's mask as an
-// overlay: per model a row of cells, each the X-ray and the X-ray with the
-// prediction (green) and the ground truth (red; overlap looks yellow-brown).
+// ErrorOverlay is the X-ray (h x w, 8-bit) with the prediction compared to
+// the truth (0/1 each): agreement on foreground green, prediction only (false
+// positive) blue, truth only (false negative) red.
+func ErrorOverlay(img, pred, truth []uint8, w, h, zoom int) *image.RGBA {
+	out := image.NewRGBA(image.Rect(0, 0, w*zoom, h*zoom))
+	for y := 0; y < h*zoom; y++ {
+		for x := 0; x < w*zoom; x++ {
+			j := (y/zoom)*w + x/zoom
+			v := float64(img[j])
+			c := color.RGBA{uint8(v), uint8(v), uint8(v), 255}
+			switch p, t := pred[j] != 0, truth[j] != 0; {
+			case p && t:
+				c = color.RGBA{uint8(0.5 * v), uint8(0.5*v + 0.5*200), uint8(0.5 * v), 255}
+			case p:
+				c = color.RGBA{0, 90, 255, 255}
+			case t:
+				c = color.RGBA{255, 0, 0, 255}
+			}
+			out.Set(x, y, c)
+		}
+	}
+	return out
+}
+
+// FigureLarge shows the first n validation images for every model: the
+// prediction over the X-ray, agreement with the truth green, false positives
+// blue, false negatives red.
 func FigureLarge(results []*Result, task string, n int) ([]byte, error) {
 	if len(results) == 0 {
 		return nil, fmt.Errorf("no %s results", task)
 	}
-	var imgs, preds, truths []*imageio.Gray
+	const zoom, gap = 3, 4
+	sz := results[0].Set.W
+	n = min(n, results[0].Protocol.N)
+	cell := sz*zoom + gap
+	pic := image.NewRGBA(image.Rect(0, 0, n*cell+gap, len(results)*cell+gap))
+	draw.Draw(pic, pic.Bounds(), image.White, image.Point{}, draw.Src)
 	var rowLabels, stamps []string
-	for _, r := range results {
-		sz := r.Set.W
-		k := min(n, r.Protocol.N)
-		for i := 0; i < k; i++ {
-			imgs = append(imgs, &imageio.Gray{W: sz, H: sz, Pix: r.Set.Images[i*sz*sz : (i+1)*sz*sz]})
-			p := maskGray(r.Masks, i, sz)
-			preds = append(preds, &imageio.Gray{W: sz, H: sz, Pix: p.Pix})
-			truths = append(truths, &imageio.Gray{W: sz, H: sz, Pix: r.Set.Masks[i*sz*sz : (i+1)*sz*sz]})
+	for r, res := range results {
+		if res.Set.W != sz || res.Protocol.N < n {
+			return nil, fmt.Errorf("%s: %d images of %dx%d, want %d of %dx%d", res.Model.Label, res.Protocol.N, res.Set.W, res.Set.W, n, sz, sz)
 		}
-		rowLabels = append(rowLabels, r.Model.Label)
-		stamps = append(stamps, r.Eval.Record.ID)
-		n = k
+		truth := make([]uint8, sz*sz)
+		for i := 0; i < n; i++ {
+			for j, v := range res.Set.Masks[i*sz*sz : (i+1)*sz*sz] {
+				truth[j] = 0
+				if v >= 128 {
+					truth[j] = 1
+				}
+			}
+			ov := ErrorOverlay(res.Set.Images[i*sz*sz:(i+1)*sz*sz], res.Masks[i*sz*sz:(i+1)*sz*sz], truth, sz, sz, zoom)
+			at := image.Pt(gap+i*cell, gap+r*cell)
+			draw.Draw(pic, ov.Bounds().Add(at), ov, image.Point{}, draw.Src)
+		}
+		rowLabels = append(rowLabels, fmt.Sprintf("%s\nDice %.4f", res.Model.Label, res.Summary.Pooled.Dice))
+		stamps = append(stamps, res.Artifact.Manifest.ID+"/"+res.Eval.Record.ID)
 	}
-	pic := imageio.OverlayGrid(imgs, preds, truths, n, 2)
-	title := fmt.Sprintf("Chapter 3, %s: first %d validation phantoms; right of each pair: prediction (green) and ground truth (red)", task, n)
-	return synthesis.Labeled(pic, title, nil, rowLabels, strings.Join(stamps, " "), 12)
+	title := fmt.Sprintf("Chapter 3, %s: first %d validation phantoms; green: agreement, blue: false positive, red: false negative", task, n)
+	return synthesis.Labeled(pic, title, nil, rowLabels, strings.Join(stamps, " "), 10)
 }
 
 // Uncertainty draws k samples for the first n images of a result's split with
