@@ -21,7 +21,9 @@ import (
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/metrics/seg"
+	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg" // registers the ddpm-seg predictor and runner
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
+	_ "github.com/dmseg/dmseg/kernels/runners/unetseg" // registers the unet-seg predictor and runner
 	"github.com/dmseg/dmseg/kernels/tables"
 	"github.com/gomlx/gomlx/backends"
 )
