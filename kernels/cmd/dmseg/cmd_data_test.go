@@ -146,8 +146,8 @@ func TestDataPhantomBadArguments(t *testing.T) {
 	}{
 		{[]string{"--task", "bone", "--out", dir}, `unknown task "bone"`},
 		{[]string{"--split", "holdout", "--out", dir}, `unknown split "holdout"`},
-		{[]string{"--n", "3"}, "need --out"},
-		{[]string{"--n", "0", "--out", dir}, "--n >= 1"},
+		{[]string{"--n", "3"}, "--out is required"},
+		{[]string{"--n", "0", "--out", dir}, "--n must be in 1..1000000, got 0"},
 		{[]string{"--size", "0", "--out", dir}, "--size"},
 		{[]string{"--n", "many", "--out", dir}, "invalid value"},
 	} {
@@ -386,7 +386,7 @@ func TestCLAHECommand(t *testing.T) {
 		{[]string{in}, []string{"want IN.png OUT.png, got 1 arguments"}},
 		{[]string{missing, filepath.Join(dir, "o.png")}, []string{missing}},
 		{[]string{notPNG, filepath.Join(dir, "o.png")}, []string{notPNG, "not a PNG"}},
-		{[]string{"--tiles", "0", in, filepath.Join(dir, "o.png")}, []string{"tile grid 0x0"}},
+		{[]string{"--tiles", "0", in, filepath.Join(dir, "o.png")}, []string{"--tiles must be in 1..256, got 0"}},
 		{[]string{"--clip", "x", in, filepath.Join(dir, "o.png")}, []string{"invalid value"}},
 	} {
 		wantErr(t, runCLAHE(c.args), c.want...)
