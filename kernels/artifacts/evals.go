@@ -252,3 +252,15 @@ func (a *Artifact) Evals() ([]*Eval, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// Decode checks that the record is named name and decodes its protocol and
+// results.
+func (e *Eval) Decode(name string, protocol, results any) error {
+	if e.Record.Name != name {
+		return fmt.Errorf("evaluation %s is a %q record, not %q", e.Record.ID, e.Record.Name, name)
+	}
+	if err := e.DecodeProtocol(protocol); err != nil {
+		return err
+	}
+	return e.DecodeResults(results)
+}

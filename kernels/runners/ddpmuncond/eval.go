@@ -324,12 +324,6 @@ func (Runner) Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runne
 func Quality(ev *artifacts.Eval) (QualityProtocol, QualityResults, error) {
 	var p QualityProtocol
 	var r QualityResults
-	if ev.Record.Name != EvalName {
-		return p, r, fmt.Errorf("evaluation %s is a %q record, not %q", ev.Record.ID, ev.Record.Name, EvalName)
-	}
-	if err := ev.DecodeProtocol(&p); err != nil {
-		return p, r, err
-	}
-	err := ev.DecodeResults(&r)
+	err := ev.Decode(EvalName, &p, &r)
 	return p, r, err
 }

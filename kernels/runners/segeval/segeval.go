@@ -257,13 +257,7 @@ func StoredMasks(ev *artifacts.Eval, w int) ([]uint8, error) {
 func Open(ev *artifacts.Eval) (Protocol, Results, error) {
 	var p Protocol
 	var r Results
-	if ev.Record.Name != EvalName {
-		return p, r, fmt.Errorf("evaluation %s is a %q record, not %q", ev.Record.ID, ev.Record.Name, EvalName)
-	}
-	if err := ev.DecodeProtocol(&p); err != nil {
-		return p, r, err
-	}
-	err := ev.DecodeResults(&r)
+	err := ev.Decode(EvalName, &p, &r)
 	return p, r, err
 }
 
