@@ -96,14 +96,14 @@ func Protocol(l *ddpmuncond.Loaded, o runners.EvalOptions, set *dataset.Set) (se
 	if err != nil {
 		return segeval.Protocol{}, spec, err
 	}
-	if len(o.Samplers) > 0 && (len(o.Samplers) > 1 || o.Samplers[0] != "ddim") {
-		if len(o.Samplers) == 1 && o.Samplers[0] == "ddpm" {
-			if spec, err = l.Spec("ddpm", 0, -1, ""); err != nil {
-				return segeval.Protocol{}, spec, err
-			}
-		} else {
-			return segeval.Protocol{}, spec, fmt.Errorf("%s evaluates with one sampler (ddim or ddpm), got %v", experiments.KindDDPMSeg, o.Samplers)
+	switch {
+	case len(o.Samplers) == 0 || len(o.Samplers) == 1 && o.Samplers[0] == "ddim":
+	case len(o.Samplers) == 1 && o.Samplers[0] == "ddpm":
+		if spec, err = l.Spec("ddpm", 0, -1, ""); err != nil {
+			return segeval.Protocol{}, spec, err
 		}
+	default:
+		return segeval.Protocol{}, spec, fmt.Errorf("%s evaluates with one sampler (ddim or ddpm), got %v", experiments.KindDDPMSeg, o.Samplers)
 	}
 	p := segeval.Protocol{Method: spec, Data: set.Source + "/" + set.Split, Split: set.Split, N: o.N, Samples: max(o.Samples, 1),
 		Seed: o.Seed, Batch: o.Batch, Threshold: 0.5, UseEMA: e.Sampling.UseEMA, Backend: o.Info.Name}
