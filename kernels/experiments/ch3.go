@@ -35,6 +35,8 @@ func segPhantom(task string) DataSpec {
 
 // segSampling is Table 8's DDIM-50 (eta 0, CompVis spacing); every image of
 // the evaluation split is segmented once (EvalSamples 0 = all).
+//
+// thesis: table8
 var segSampling = SamplingSpec{DDIMSteps: 50, DDIMEta: 0, DDIMSpacing: "compvis", DDIMClipX0: 0, DDPMClipX0: 1,
 	UseEMA: true, EvalSamples: 0, EvalSeed: 1234}
 

@@ -132,6 +132,8 @@ func Get(name string) (Experiment, error) {
 
 // thesisDiffusion is thesis section 2.4 / Table 8: T = 1000, "linear" betas
 // 1e-4 .. 0.02 in the CompVis sense (linspace of sqrt(beta), squared), eps.
+//
+// thesis: table8
 var thesisDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "eps"}
 
 // cpuDiffusion is thesisDiffusion with the v objective (Salimans & Ho 2022: the

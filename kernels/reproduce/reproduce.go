@@ -36,6 +36,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 	_ "github.com/dmseg/dmseg/kernels/runners/unetseg"
 	"github.com/dmseg/dmseg/kernels/tables"
+	"github.com/dmseg/dmseg/kernels/thesismap"
 	"github.com/gomlx/gomlx/backends"
 )
 
@@ -127,6 +128,18 @@ func Run(o Options) (*Report, error) {
 		}); err != nil {
 			return r.rep, err
 		}
+	}
+	if err := r.timed("thesis-to-code map", func() error {
+		cites, err := thesismap.Scan(r.o.Root)
+		if err != nil {
+			return err
+		}
+		for _, it := range thesismap.Missing(cites) {
+			r.rep.Mismatches = append(r.rep.Mismatches, fmt.Sprintf("thesis map: %s (%s) has no implementation", it.Label, it.What))
+		}
+		return r.figure("thesis/MAP.md", []byte(thesismap.Markdown(cites)), "")
+	}); err != nil {
+		return r.rep, err
 	}
 	if err := r.chapter2(); err != nil {
 		return r.rep, err

@@ -125,6 +125,8 @@ var publishedRemarks = map[string][]string{
 // the printed table and the Audit findings on its rows (audited together with the rows of the other
 // published tables, so that cells shared between tables show): every VerdictInconsistent and
 // VerdictSuspicious finding in full, and the VerdictNotPooled ones summarised as one line.
+//
+// thesis: table1 table2 table3 table4 table5
 func PublishedTable(tableID string) (*Table, error) {
 	rows, err := Published(tableID)
 	if err != nil {

@@ -67,6 +67,8 @@ func table(v []float64, f func(float64) float64) []float64 {
 func id(x float64) float64 { return x }
 
 // QSample returns x_t = (1-m_t) x_0 + m_t y + sqrt(delta_t) eps for per-example t (float32 [B]).
+//
+// thesis: eq4
 func QSample(s *schedule.BBDM, x0, y, t, eps *Node) *Node {
 	r := x0.Rank()
 	m := diffusion.PerExample(diffusion.Lookup(s.M, t), r)
@@ -115,6 +117,8 @@ func LossAt(ctx *context.Context, m Model, x0, y, t, eps *Node, l1 bool) *Node {
 }
 
 // Loss draws t ~ Uniform{0..T-1} and eps ~ N(0, I) from the context's random state and returns LossAt.
+//
+// thesis: alg1-bbdm
 func Loss(ctx *context.Context, m Model, x0, y *Node, l1 bool) *Node {
 	g := x0.Graph()
 	B := x0.Shape().Dimensions[0]
@@ -202,6 +206,8 @@ func (s *Sampler) Coefs() [][]float32 {
 }
 
 // Sample maps y (domain B, [B, ...]) to a sample of domain A.
+//
+// thesis: eq5 alg2-bbdm
 func (s *Sampler) Sample(y *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error) {
 	return s.loop.Run(y, []*tensors.Tensor{y}, s.Coefs(), opts)
 }

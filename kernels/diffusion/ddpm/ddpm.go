@@ -55,6 +55,8 @@ type Model struct {
 
 // QSample returns x_t = sqrt(abar_t) x_0 + sqrt(1-abar_t) eps (thesis eq. 2) for
 // per-example timesteps t (float32 [B] holding integers) and noise eps shaped like x0.
+//
+// thesis: eq2
 func QSample(s *schedule.DDPM, x0, t, eps *Node) *Node {
 	a, b := coefsAt(s, t, x0.Rank())
 	return Add(Mul(a, x0), Mul(b, eps))
@@ -84,6 +86,8 @@ func Target(p Param, x0, eps, a, b *Node) *Node {
 }
 
 // Predictions converts a network output into the implied (x0_hat, eps_hat), given x_t and a, b.
+//
+// thesis: eq7
 func Predictions(p Param, out, xt, a, b *Node) (x0, eps *Node) {
 	switch p {
 	case X0:
@@ -106,6 +110,8 @@ func LossAt(ctx *context.Context, m Model, x0, cond, t, eps *Node) *Node {
 
 // Loss is L_simple with t ~ Uniform{0..T-1} and eps ~ N(0, I) drawn from the
 // context's random state (thesis Algorithm 1). Use it inside a training step.
+//
+// thesis: eq3 alg1-ddpm
 func Loss(ctx *context.Context, m Model, x0, cond *Node) *Node {
 	g := x0.Graph()
 	B := x0.Shape().Dimensions[0]

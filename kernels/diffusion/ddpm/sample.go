@@ -88,6 +88,8 @@ func (a *Ancestral) Coefs() [][]float32 {
 }
 
 // Sample runs the chain from x_T (usually diffusion.GaussianNoise) to x_0.
+//
+// thesis: alg2-ddpm
 func (a *Ancestral) Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error) {
 	return a.loop.Run(xT, diffusion.Extra(cond), a.Coefs(), opts)
 }
@@ -115,6 +117,8 @@ type DDIM struct {
 }
 
 // NewDDIM prepares a DDIM sampler; ctx holds the denoiser's variables.
+//
+// thesis: eq6
 func NewDDIM(backend backends.Backend, ctx *context.Context, m Model, opts DDIMOptions) (*DDIM, error) {
 	if opts.Spacing == "" {
 		opts.Spacing = schedule.SpacingCompVis
@@ -161,6 +165,8 @@ func (d *DDIM) Coefs() [][]float32 {
 }
 
 // Sample runs DDIM from x_T to x_0.
+//
+// thesis: eq8
 func (d *DDIM) Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error) {
 	return d.loop.Run(xT, diffusion.Extra(cond), d.Coefs(), opts)
 }

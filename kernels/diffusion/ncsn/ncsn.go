@@ -66,6 +66,8 @@ type Sampler struct {
 }
 
 // NewSampler prepares the sampler; ctx holds the denoiser's variables.
+//
+// thesis: alg2-langevin
 func NewSampler(backend backends.Backend, ctx *context.Context, sigmas []float64, den diffusion.Denoiser, opts Options) (*Sampler, error) {
 	if opts.StepsPerLevel < 1 || !(opts.Epsilon > 0) {
 		return nil, fmt.Errorf("ncsn: need StepsPerLevel >= 1 and Epsilon > 0, got %d, %g", opts.StepsPerLevel, opts.Epsilon)

@@ -39,6 +39,8 @@ type BBDM struct {
 }
 
 // NewBBDM builds the named m_t schedule with T steps and maximum-variance scale maxVar (default 1).
+//
+// thesis: eq4
 func NewBBDM(mt string, T int, maxVar float64) (*BBDM, error) {
 	if T < 2 || T > MaxTimesteps {
 		return nil, fmt.Errorf("schedule: BBDM needs 2..%d timesteps, got %d", MaxTimesteps, T)

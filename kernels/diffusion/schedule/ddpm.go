@@ -112,6 +112,8 @@ func NewDDPM(name string, T int) (*DDPM, error) {
 }
 
 // FromBetas derives a DDPM schedule from arbitrary betas in (0, 1).
+//
+// thesis: eq1
 func FromBetas(betas []float64) (*DDPM, error) {
 	T := len(betas)
 	if T < 2 {
@@ -160,6 +162,8 @@ func (s *DDPM) AlphaCumprodAt(i int) float64 {
 // prev (prev = -1 means to clean data):
 // sigma = eta sqrt((1-abar_prev)/(1-abar_t)) sqrt(1 - abar_t/abar_prev).
 // With eta = 1 and prev = t-1 this is sqrt(beta-tilde_t), the DDPM posterior.
+//
+// thesis: eq6
 func (s *DDPM) DDIMSigma(t, prev int, eta float64) float64 {
 	at, ap := s.AlphaCumprodAt(t), s.AlphaCumprodAt(prev)
 	return eta * math.Sqrt((1-ap)/(1-at)*(1-at/ap))

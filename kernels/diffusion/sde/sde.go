@@ -56,6 +56,8 @@ type Sampler struct {
 }
 
 // NewSampler prepares a sampler around an eps-predicting denoiser; ctx holds its variables.
+//
+// thesis: alg3-em
 func NewSampler(backend backends.Backend, ctx *context.Context, vp VP, den diffusion.Denoiser, opts Options) (*Sampler, error) {
 	if opts.Steps < 1 {
 		return nil, fmt.Errorf("sde: need at least 1 step, got %d", opts.Steps)

@@ -182,6 +182,8 @@ func imageSize(a *artifacts.Artifact) (int, error) {
 }
 
 // Figure10 is the thesis's Figure 10: the first n (36) stored DDIM samples of the record.
+//
+// thesis: fig10
 func Figure10(a *artifacts.Artifact, ev *artifacts.Eval, n int) ([]byte, error) {
 	p, _, err := ddpmuncond.Quality(ev)
 	if err != nil {
@@ -236,6 +238,8 @@ func FigureSamplers(a *artifacts.Artifact, ev *artifacts.Eval, k int) ([]byte, e
 
 // Figure12 is the thesis's Figure 12 on held-out image 0: the image, its
 // noised versions at four timesteps, one ancestral step and one U-Net pass.
+//
+// thesis: fig12
 func Figure12(backend backends.Backend, backendName string, l *ddpmuncond.Loaded) ([]byte, error) {
 	e := l.Config.Experiment
 	held, err := e.LoadSplit(e.Data.HeldOut)

@@ -182,6 +182,8 @@ func (r *Result) Rows(task string) []tables.Row {
 // for every model that has a record, pooled and per-image mean. Models not
 // trained yet are named in the notes. It also returns every re-derivation
 // difference found.
+//
+// thesis: table1 table2
 func Table(root, task string, verify bool) (*tables.Table, []*Result, []string, error) {
 	id := TableID(task)
 	t, err := tables.PublishedTable(id)
@@ -235,6 +237,8 @@ func maskGray(m []uint8, i, size int) *image.Gray {
 // (infection: addition then concatenation) in the thesis's 2x2 layout: the
 // generated mask on the left, the ground truth on the right, for validation
 // image `index`.
+//
+// thesis: fig13 fig14
 func Figure(results []*Result, task string, index int) ([]byte, error) {
 	order := []string{"DDPM concatenation", "DDPM addition"}
 	fig := "Figure 13"
@@ -297,6 +301,8 @@ func ErrorOverlay(img, pred, truth []uint8, w, h, zoom int) *image.RGBA {
 // FigureLarge shows the first n validation images for every model: the
 // prediction over the X-ray, agreement with the truth green, false positives
 // blue, false negatives red.
+//
+// thesis: fig13 fig14
 func FigureLarge(results []*Result, task string, n int) ([]byte, error) {
 	if len(results) == 0 {
 		return nil, fmt.Errorf("no %s results", task)

@@ -33,6 +33,8 @@ type Config struct {
 }
 
 // Table6 returns the thesis's U-Net (Appendix Table 6) with 1 input and 1 output channel.
+//
+// thesis: table6
 func Table6() Config {
 	return Config{
 		InChannels: 1, OutChannels: 1, ModelChannels: 192, ChannelMult: []int{1, 2, 3, 4},
