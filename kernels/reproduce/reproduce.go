@@ -130,6 +130,10 @@ func Run(o Options) (*Report, error) {
 		}
 	}
 	if err := r.timed("thesis-to-code map", func() error {
+		if _, err := os.Stat(filepath.Join(r.o.Root, "kernels")); err != nil {
+			r.logf("no source tree under %s: thesis map skipped\n", r.o.Root)
+			return nil
+		}
 		cites, err := thesismap.Scan(r.o.Root)
 		if err != nil {
 			return err
