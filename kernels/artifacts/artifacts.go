@@ -489,6 +489,35 @@ func (a *Artifact) Verify() error {
 			return fmt.Errorf("artifact %s: %s was modified: sha256 %s (%d bytes), manifest says %s (%d bytes)", m.ID, p, sum, n, f.SHA256, f.Bytes)
 		}
 	}
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		listed[f.Path] = true
+	}
+	var extra []string
+	err = filepath.WalkDir(a.Dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(a.Dir, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel == EvalsDir {
+				return filepath.SkipDir // evaluation records are verified by Evals
+			}
+			return nil
+		}
+		if rel != ManifestFile && !strings.HasPrefix(filepath.Base(rel), ".") && !listed[rel] {
+			extra = append(extra, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("artifact %s: %w", m.ID, err)
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("artifact %s: %s holds files the manifest does not list: %s (artifacts are immutable: move them out; evaluations go in %s/)",
+			m.ID, a.Dir, strings.Join(extra, ", "), EvalsDir)
+	}
 	if m.WeightsSHA256 != "" {
 		ck, err := train.ReadCheckpoint(filepath.Join(a.Dir, WeightsFile))
 		if err != nil {

@@ -207,3 +207,16 @@ func TestCreateIsAtomicAndLeftoversAreReported(t *testing.T) {
 		t.Errorf("errors do not say what happened: %v", errs)
 	}
 }
+
+// A file dropped into an artifact after it was written is reported by name.
+func TestVerifyReportsUnlistedFiles(t *testing.T) {
+	root := t.TempDir()
+	a := makeArtifact(t, root)
+	if _, err := OpenDir(a.Dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(a.Dir, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := OpenDir(a.Dir); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+		t.Fatalf("unlisted file: %v", err)
+	}
+}
