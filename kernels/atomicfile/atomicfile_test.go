@@ -71,3 +71,42 @@ func TestRefusesNonRegularTargets(t *testing.T) {
 		t.Errorf("stdout: %q %v", got, err)
 	}
 }
+
+// A set of files appears together on Commit; after a failed Stage, Abort
+// leaves neither the files nor temporary files behind.
+func TestSetAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	var s Set
+	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "sub", "a.json")
+	if err := s.Stage(a, []byte("png")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a); !os.IsNotExist(err) {
+		t.Fatal("a staged file is visible before Commit")
+	}
+	if err := s.Stage(b, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{a, b} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s missing after Commit: %v", p, err)
+		}
+	}
+	fail := t.TempDir()
+	var u Set
+	if err := u.Stage(filepath.Join(fail, "x.png"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(fail, "file"), nil, 0o644)
+	if err := u.Stage(filepath.Join(fail, "file", "y.json"), []byte("y")); err == nil {
+		t.Fatal("staging below a file succeeded")
+	}
+	u.Abort()
+	ents, _ := os.ReadDir(fail)
+	if len(ents) != 1 || ents[0].Name() != "file" {
+		t.Errorf("after Abort the folder holds %v", ents)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/data/covidqu"
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/data/phantom"
@@ -102,15 +103,29 @@ Sample i of a split depends only on (seed, split, i, size): the same seed gives 
 		fs.Usage()
 		return fmt.Errorf("--out is required")
 	}
+	var set atomicfile.Set // the whole set appears, or none of it
 	err = parallel(*n, func(i int) error {
 		s := phantom.Generate(*seed, sp, i, *size)
 		name := fmt.Sprintf("%s-%06d.png", sp, i)
-		if err := imageio.WriteGray(filepath.Join(*out, "images", name), s.Image); err != nil {
-			return err
+		for _, f := range []struct {
+			dir string
+			g   *imageio.Gray
+		}{{"images", s.Image}, {"masks", s.Mask(t)}} {
+			data, err := imageio.EncodePNG(f.g.Image())
+			if err != nil {
+				return err
+			}
+			if err := set.Stage(filepath.Join(*out, f.dir, name), data); err != nil {
+				return err
+			}
 		}
-		return imageio.WriteGray(filepath.Join(*out, "masks", name), s.Mask(t))
+		return nil
 	})
 	if err != nil {
+		set.Abort()
+		return err
+	}
+	if err := set.Commit(); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %d %s phantom pairs (%s, seed %d, %dx%d) to %s\n", *n, t, sp, *seed, *size, *size, *out)

@@ -107,15 +107,20 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(*out, data); err != nil {
-		return err
-	}
 	meta := map[string]any{"stamp": stamp, "artifact": a.Manifest.ID, "weights_sha256": a.Manifest.WeightsSHA256,
 		"sampler": spec.Sampler, "steps": spec.Steps, "eta": spec.Eta, "spacing": spec.Spacing, "clip_x0": spec.ClipX0, "n": *n, "seed": *seed, "backend": info.Name, "seconds": sec,
 		"seconds_per_image": sec / float64(*n), "code_commit": head.Commit, "code_dirty": head.Dirty}
 	js, _ := json.MarshalIndent(meta, "", "  ")
 	side := strings.TrimSuffix(*out, ".png") + ".json"
-	if err := atomicfile.Write(side, js); err != nil {
+	var set atomicfile.Set // the PNG and its JSON appear together or not at all
+	if err := set.Stage(*out, data); err != nil {
+		return err
+	}
+	if err := set.Stage(side, js); err != nil {
+		set.Abort()
+		return err
+	}
+	if err := set.Commit(); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%d images, %s, %.1f s (%.2f s/image, including compilation) -> %s\n", *n, spec.Label(), sec, sec/float64(*n), *out)
