@@ -416,7 +416,7 @@ func Resolve(root, ref string) (string, error) {
 	if st, err := os.Stat(filepath.Join(root, ref, ManifestFile)); err == nil && !st.IsDir() {
 		return filepath.Join(root, ref), nil
 	}
-	ms, _ := List(root)
+	ms, listErrs := List(root)
 	var byPrefix []string
 	for _, m := range ms {
 		if m.Experiment == ref {
@@ -430,6 +430,10 @@ func Resolve(root, ref string) (string, error) {
 	case 1:
 		return filepath.Join(root, byPrefix[0]), nil
 	case 0:
+		if len(listErrs) > 0 {
+			return "", fmt.Errorf("artifacts: %q in %s: %w among the readable artifacts; %d folder(s) could not be read, e.g. %v",
+				ref, root, ErrNotFound, len(listErrs), listErrs[0])
+		}
 		return "", fmt.Errorf("artifacts: %q in %s: %w (try `dmseg artifacts list`)", ref, root, ErrNotFound)
 	}
 	return "", fmt.Errorf("artifacts: %q is ambiguous in %s: %s", ref, root, strings.Join(byPrefix, ", "))

@@ -220,3 +220,15 @@ func TestVerifyReportsUnlistedFiles(t *testing.T) {
 		t.Fatalf("unlisted file: %v", err)
 	}
 }
+
+// Looking up an experiment whose only artifact has a broken manifest says so,
+// not only "not found".
+func TestResolveNamesUnreadableFolders(t *testing.T) {
+	root := t.TempDir()
+	a := makeArtifact(t, root)
+	os.WriteFile(filepath.Join(a.Dir, ManifestFile), []byte("{broken"), 0o644)
+	_, err := Resolve(root, a.Manifest.Experiment)
+	if err == nil || !strings.Contains(err.Error(), "could not be read") || !strings.Contains(err.Error(), ManifestFile) {
+		t.Fatalf("got %v", err)
+	}
+}
