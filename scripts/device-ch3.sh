@@ -12,6 +12,7 @@ set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out/artifacts"
 EXPS=${EXPS:-ch3-ddpm-add-lung-gpu ch3-ddpm-concat-lung-gpu ch3-ddpm-add-infection-gpu ch3-ddpm-concat-infection-gpu}
 BACKEND=${BACKEND:-xla:cuda}
+DMSEG=${DMSEG:-./bin/dmseg}
 EXP_SECONDS=${EXP_SECONDS:-240}
 export GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 DMSEG_ARTIFACTS=/tmp/artifacts
 if [ "$BACKEND" = xla:cuda ]; then
@@ -25,11 +26,11 @@ for e in $EXPS; do
   t1=$(date +%s)
   args=(train --experiment "$e" --backend "$BACKEND" --out "/tmp/runs/$e")
   [ -n "${STEPS:-}" ] && args+=(--steps "$STEPS")
-  id=$(timeout "$EXP_SECONDS" ./bin/dmseg "${args[@]}" 2> >(tr '\r' '\n' | grep -v '^step ' > "$out/train-$e.txt") | tail -1)
+  id=$(timeout "$EXP_SECONDS" "$DMSEG" "${args[@]}" 2> >(tr '\r' '\n' | grep -v '^step ' > "$out/train-$e.txt") | tail -1)
   echo "$e: train -> ${id:-none} after $(( $(date +%s) - t1 )) s" | tee -a "$out/log.txt"
   [ -n "$id" ] || continue
   left=$(( EXP_SECONDS - ($(date +%s) - t1) ))
-  timeout "$(( left > 30 ? left : 30 ))" ./bin/dmseg evaluate --artifact "$id" --backend "$BACKEND" >> "$out/eval-$e.txt" 2>&1
+  timeout "$(( left > 30 ? left : 30 ))" "$DMSEG" evaluate --artifact "$id" --backend "$BACKEND" >> "$out/eval-$e.txt" 2>&1
   echo "$e: evaluate rc=$? after $(( $(date +%s) - t1 )) s" | tee -a "$out/log.txt"
   cp -r "/tmp/artifacts/$id" "$out/artifacts/"
 done
