@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dmseg/dmseg/kernels/data/clahe"
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/dmseg/dmseg/kernels/train"
@@ -27,6 +28,9 @@ type DataSpec struct {
 	// Phantom configures the phantom; its Task and Size also apply to "covidqu"
 	// (the task's folder, and the side images are resized to).
 	Phantom     dataset.PhantomConfig `json:"phantom"`
+	// CLAHE, when set, equalises every image (thesis chapter 4 on: "in all the remaining
+	// experiments"); the dataset fingerprint covers it.
+	CLAHE *clahe.Params `json:"clahe,omitempty"`
 	TrainSplit  string                `json:"train_split"`  // "train"
 	HeldOut     string                `json:"held_out"`     // split used for sample-quality metrics ("test")
 	ShuffleSeed uint64                `json:"shuffle_seed"` // batch order (dataset.Stream)
@@ -53,6 +57,18 @@ type SamplingSpec struct {
 	EvalSeed    int64   `json:"eval_seed"`
 }
 
+// BridgeSpec is the Brownian bridge of a BBDM experiment (thesis 1.3, Table 7).
+type BridgeSpec struct {
+	Timesteps   int     `json:"num_timesteps"`
+	MtType      string  `json:"mt_type"`   // schedule.MtLinear or MtSin
+	MaxVar      float64 `json:"max_var"`   // s in delta_t = 2 s (m_t - m_t^2)
+	Objective   string  `json:"objective"` // grad, noise or ysubx
+	Loss        string  `json:"loss_type"` // l1 (official default) or l2
+	SampleSteps int     `json:"sample_step"`
+	Eta         float64 `json:"eta"`
+	ClipX0      float64 `json:"clip_x0"` // official clip_denoised: 1 clips x0_hat to [-1, 1]; 0 off
+}
+
 // Experiment is one named experiment.
 type Experiment struct {
 	Name        string        `json:"name"`
@@ -62,6 +78,7 @@ type Experiment struct {
 	Model       string        `json:"model"` // models/registry name; the resolved config is stored in the artifact
 	Data        DataSpec      `json:"data"`
 	Diffusion   DiffusionSpec `json:"diffusion"`
+	Bridge      *BridgeSpec   `json:"bridge,omitempty"` // bbdm-seg only
 	Train       train.Config  `json:"train"`
 	Sampling    SamplingSpec  `json:"sampling"`
 	// DependsOn names the artifact ids this experiment builds on (the VQ-GANs of a latent
@@ -98,6 +115,14 @@ func (e Experiment) Resolved() Experiment {
 		e.Sampling.DDIMSpacing = schedule.SpacingCompVis
 	}
 	e.DependsOn = append([]string(nil), e.DependsOn...)
+	if e.Bridge != nil {
+		b := *e.Bridge
+		e.Bridge = &b
+	}
+	if e.Data.CLAHE != nil {
+		c := *e.Data.CLAHE
+		e.Data.CLAHE = &c
+	}
 	return e
 }
 
@@ -127,6 +152,14 @@ func Get(name string) (Experiment, error) {
 		return Experiment{}, fmt.Errorf("unknown experiment %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	e.DependsOn = append([]string(nil), e.DependsOn...) // the caller may modify its copy
+	if e.Bridge != nil {
+		b := *e.Bridge
+		e.Bridge = &b
+	}
+	if e.Data.CLAHE != nil {
+		c := *e.Data.CLAHE
+		e.Data.CLAHE = &c
+	}
 	return e, nil
 }
 

@@ -48,6 +48,21 @@ func (e Experiment) Validate() error {
 			return fmt.Errorf("experiment %s: %w", e.Name, err)
 		}
 	}
+	if e.Kind == KindBBDMSeg || e.Kind == KindLBBDMSeg {
+		b := e.Bridge
+		if b == nil {
+			return fmt.Errorf("experiment %s: a %s experiment needs a bridge spec", e.Name, e.Kind)
+		}
+		if _, err := schedule.NewBBDM(b.MtType, b.Timesteps, b.MaxVar); err != nil {
+			return fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+		if b.Loss != "l1" && b.Loss != "l2" {
+			return fmt.Errorf("experiment %s: bridge loss_type %q (want l1 or l2)", e.Name, b.Loss)
+		}
+		if b.SampleSteps < 1 || b.Eta < 0 || b.ClipX0 < 0 {
+			return fmt.Errorf("experiment %s: bridge sample_step %d, eta %g, clip_x0 %g (want >= 1, >= 0, >= 0)", e.Name, b.SampleSteps, b.Eta, b.ClipX0)
+		}
+	}
 	if s := e.Sampling.DDIMSpacing; s != "" {
 		if _, err := schedule.DDIMTimesteps(s, max(e.Diffusion.Timesteps, 1), 1); err != nil {
 			return fmt.Errorf("experiment %s: %w", e.Name, err)
@@ -92,7 +107,7 @@ func (e Experiment) LoadSplit(split string) (*dataset.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dataset.Load(src, split, nil)
+	return dataset.Load(src, split, e.Data.CLAHE)
 }
 
 // PixelsSHA256 hashes a materialised set: "N H W" then every 8-bit image pixel.

@@ -32,6 +32,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/figures/ch2"
 	"github.com/dmseg/dmseg/kernels/figures/ch3"
 	"github.com/dmseg/dmseg/kernels/runners"
+	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg" // chapter 4 records are re-sampled
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg" // chapter 3 records are re-sampled
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 	_ "github.com/dmseg/dmseg/kernels/runners/unetseg"

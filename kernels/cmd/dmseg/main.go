@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/engine"
+	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg"    // registers the bbdm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg"    // registers the ddpm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmuncond" // registers the ddpm-uncond runner
 	_ "github.com/dmseg/dmseg/kernels/runners/unetseg"    // registers the unet-seg runner

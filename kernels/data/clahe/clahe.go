@@ -26,9 +26,9 @@ import (
 // Params are CLAHE's two parameters (OpenCV defaults are clip 40, tiles 8x8; the thesis-style
 // preprocessing uses clip 2).
 type Params struct {
-	Clip   float64 // clip limit in OpenCV units (multiples of the mean bin count); <= 0 disables clipping
-	TilesX int
-	TilesY int
+	Clip   float64 `json:"clip"` // clip limit in OpenCV units (multiples of the mean bin count); <= 0 disables clipping
+	TilesX int     `json:"tiles_x"`
+	TilesY int     `json:"tiles_y"`
 }
 
 // Default is clip 2.0 on an 8x8 grid.
