@@ -49,7 +49,7 @@ func init() {
 		add(Experiment{
 			Name: "ch4-bbdm-" + task + "-gpu", Kind: KindBBDMSeg, Chapter: "4",
 			Description: "Table 7 bridge on the CPU-sized U-Net at chapter 3's scale of images seen for " + task + " (batch 512, lr 1e-3 constant): one H200.",
-			Model: "unet-cpu", Data: data, Bridge: &gpu,
+			Model:       "unet-cpu", Data: data, Bridge: &gpu,
 			Train: train.Config{Steps: ch3Budgets[task].gpuSteps, BatchSize: 512, Seed: 42,
 				LR:       train.LRConfig{Schedule: "constant", LR: 1e-3},
 				ClipNorm: 1, EMADecay: 0.999, CheckpointSeconds: 120, LogEvery: 10},
@@ -67,7 +67,7 @@ func init() {
 		add(Experiment{
 			Name: "ch4-bbdm-" + task + "-paper", Kind: KindBBDMSeg, Chapter: "4",
 			Description: "Thesis settings for " + task + ": Table 6 U-Net, Table 7 bridge, " + how + ".",
-			Model: "unet-table6", Data: data, Bridge: &paper, Train: tc, Sampling: segSampling,
+			Model:       "unet-table6", Data: data, Bridge: &paper, Train: tc, Sampling: segSampling,
 		})
 	}
 	tiny := DataSpec{Source: "phantom", Phantom: dataset.PhantomConfig{Task: "lung", Seed: 1, Size: 16, NTrain: 32, NVal: 8, NTest: 8},

@@ -27,13 +27,13 @@ type DataSpec struct {
 	Root string `json:"root,omitempty"`
 	// Phantom configures the phantom; its Task and Size also apply to "covidqu"
 	// (the task's folder, and the side images are resized to).
-	Phantom     dataset.PhantomConfig `json:"phantom"`
+	Phantom dataset.PhantomConfig `json:"phantom"`
 	// CLAHE, when set, equalises every image (thesis chapter 4 on: "in all the remaining
 	// experiments"); the dataset fingerprint covers it.
-	CLAHE *clahe.Params `json:"clahe,omitempty"`
-	TrainSplit  string                `json:"train_split"`  // "train"
-	HeldOut     string                `json:"held_out"`     // split used for sample-quality metrics ("test")
-	ShuffleSeed uint64                `json:"shuffle_seed"` // batch order (dataset.Stream)
+	CLAHE       *clahe.Params `json:"clahe,omitempty"`
+	TrainSplit  string        `json:"train_split"`  // "train"
+	HeldOut     string        `json:"held_out"`     // split used for sample-quality metrics ("test")
+	ShuffleSeed uint64        `json:"shuffle_seed"` // batch order (dataset.Stream)
 }
 
 // DiffusionSpec is the forward process and parameterisation (thesis Table 8).
