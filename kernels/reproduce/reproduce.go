@@ -31,6 +31,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/figures/ch2"
 	"github.com/dmseg/dmseg/kernels/figures/ch3"
+	"github.com/dmseg/dmseg/kernels/figures/ch4"
 	"github.com/dmseg/dmseg/kernels/runners"
 	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg" // chapter 4 records are re-sampled
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg" // chapter 3 records are re-sampled
@@ -117,8 +118,8 @@ func Run(o Options) (*Report, error) {
 		return r.rep, errors.New("reproduce: the default tier needs a backend")
 	}
 	for _, id := range tables.PublishedIDs() {
-		if id == ch3.TableID(tables.TaskLung) || id == ch3.TableID(tables.TaskInfection) {
-			continue // written by chapter3 with our rows beside the published ones
+		if id == ch3.TableID(tables.TaskLung) || id == ch3.TableID(tables.TaskInfection) || id == "table3" {
+			continue // written by chapter3 and chapter4 with our rows beside the published ones
 		}
 		if err := r.timed("published "+id, func() error {
 			t, err := tables.PublishedTable(id)
@@ -150,6 +151,9 @@ func Run(o Options) (*Report, error) {
 		return r.rep, err
 	}
 	if err := r.chapter3(); err != nil {
+		return r.rep, err
+	}
+	if err := r.chapter4(); err != nil {
 		return r.rep, err
 	}
 	r.rep.Timings = append(r.rep.Timings, Timing{"total", time.Since(start).Seconds()})
@@ -378,4 +382,55 @@ func (r *run) resample(a *artifacts.Artifact, ev *artifacts.Eval, k int) error {
 		r.logf("re-sampled %d: max difference %d levels, %d pixels differ (tolerance %d)\n", rep.Compared, rep.MaxAbsLevels, rep.Differing, tol)
 		return nil
 	})
+}
+
+// chapter4 writes Table 3 (published rows and ours), Figure 15 and the
+// larger overlay figure, and re-samples the first masks of every record.
+func (r *run) chapter4() error {
+	var results []*ch3.Result
+	if err := r.timed("chapter 4: table3 re-derived from the stored masks", func() error {
+		t, res, diffs, err := ch4.Table3(r.o.Artifacts, false)
+		if err != nil {
+			return err
+		}
+		results = res
+		r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+		return r.table(t)
+	}); err != nil {
+		return err
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	if err := r.timed("chapter 4: fig15 from the stored masks", func() error {
+		be := results[0].Eval.Record.Backend.Name
+		if f, err := ch4.Figure15(results, 0); err == nil {
+			if err := r.figure("plots/fig15-bbdm-masks.png", f, be); err != nil {
+				return err
+			}
+		} else {
+			r.logf("chapter 4: %v (skipped)\n", err)
+		}
+		for _, res := range results {
+			f, err := ch3.FigureLarge([]*ch3.Result{res}, res.Model.Task, 8)
+			if err != nil {
+				return err
+			}
+			if err := r.figure("plots/fig15-bbdm-"+res.Model.Task+"-overlays.png", f, be); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if r.o.ResampleK < 0 {
+		return nil
+	}
+	for _, res := range results {
+		if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

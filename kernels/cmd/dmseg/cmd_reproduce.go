@@ -41,7 +41,11 @@ intended change). Timings go to thesis/reproduce-timings.md and are never compar
 	if root == "" {
 		return fmt.Errorf("reproduce: run inside the dmseg checkout (no go.mod of the dmseg module found above %s)", mustWd())
 	}
-	o := reproduce.Options{Tier: *tier, Root: root, Update: *update, ResampleK: *k, Log: os.Stderr}
+	resample := *k
+	if resample == 0 {
+		resample = -1 // Options: 0 is the default (8), < 0 none
+	}
+	o := reproduce.Options{Tier: *tier, Root: root, Update: *update, ResampleK: resample, Log: os.Stderr}
 	if *tier != reproduce.TierVerify {
 		backend, info, err := openBackend(*be)
 		if err != nil {

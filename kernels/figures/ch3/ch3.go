@@ -1,6 +1,7 @@
 // Package ch3 makes chapter 3's outputs from evaluation records: Tables 1
 // (lung) and 2 (infection) with the thesis's published rows beside ours, and
-// Figures 13 and 14 (generated mask beside the ground truth). Every number
+// Figures 13 and 14 (generated mask beside the ground truth). Its table and
+// figure builders (SegTable, PairFigure, FigureLarge) serve chapters 4-5 too. Every number
 // is re-derived from the masks a record stores and the regenerated data, so
 // `make reproduce` checks them without the weights. The command, make
 // reproduce and notebook 03 share these functions.
@@ -33,15 +34,16 @@ import (
 type Model struct {
 	Label      string
 	Experiment string
+	Task       string // "lung" or "infection"
 }
 
 // Models are our chapter-3 models of a task ("lung" or "infection") at the CPU
 // size, in the thesis's row order, with the baseline last.
 func Models(task string) []Model {
 	return []Model{
-		{"DDPM addition", "ch3-ddpm-add-" + task + "-cpu"},
-		{"DDPM concatenation", "ch3-ddpm-concat-" + task + "-cpu"},
-		{"U-Net baseline (BCE + Dice)", "ch3-unet-" + task + "-cpu"},
+		{"DDPM addition", "ch3-ddpm-add-" + task + "-cpu", task},
+		{"DDPM concatenation", "ch3-ddpm-concat-" + task + "-cpu", task},
+		{"U-Net baseline (BCE + Dice)", "ch3-unet-" + task + "-cpu", task},
 	}
 }
 
@@ -186,14 +188,22 @@ func (r *Result) Rows(task string) []tables.Row {
 // thesis: table1 table2
 func Table(root, task string, verify bool) (*tables.Table, []*Result, []string, error) {
 	id := TableID(task)
+	return SegTable(root, id, "Thesis Table "+strings.TrimPrefix(id, "table")+" and dmseg's chapter-3 models ("+task+")", Models(task),
+		"one DDIM sample per image (the U-Net baseline: one forward pass)", verify)
+}
+
+// SegTable is a segmentation table of chapters 3-5: the thesis's published
+// table id, then our rows (pooled and per-image mean) for every model with
+// a record; how names the sampling for the notes.
+func SegTable(root, id, title string, models []Model, how string, verify bool) (*tables.Table, []*Result, []string, error) {
 	t, err := tables.PublishedTable(id)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	t.Title = "Thesis Table " + strings.TrimPrefix(id, "table") + " and dmseg's chapter-3 models (" + task + ")"
+	t.Title = title
 	var results []*Result
 	var diffs, missing []string
-	for _, m := range Models(task) {
+	for _, m := range models {
 		r, err := Open(root, m, verify)
 		if err != nil {
 			if errors.Is(err, ErrNotTrained) {
@@ -204,10 +214,10 @@ func Table(root, task string, verify bool) (*tables.Table, []*Result, []string, 
 		}
 		results = append(results, r)
 		diffs = append(diffs, r.Diffs...)
-		t.Rows = append(t.Rows, r.Rows(task)...)
+		t.Rows = append(t.Rows, r.Rows(m.Task)...)
 	}
 	t.Notes = append(t.Notes,
-		"dmseg rows: phantom "+task+" validation split, one DDIM sample per image (the U-Net baseline: one forward pass), fixed seed, threshold 0.5 (thesis 3.3); "+
+		"dmseg rows: phantom validation split, "+how+", fixed seed, threshold 0.5 (thesis 3.3); "+
 			"`pooled` sums the confusion counts over the split, `per-image mean` averages per-image metrics (0/0 cases as in kernels/metrics/seg). "+
 			"Synthetic phantoms and CPU budgets: not comparable with the thesis's COVID-QU-Ex numbers.")
 	if len(missing) > 0 {
@@ -245,16 +255,28 @@ func Figure(results []*Result, task string, index int) ([]byte, error) {
 	if task == tables.TaskInfection {
 		order, fig = []string{"DDPM addition", "DDPM concatenation"}, "Figure 14"
 	}
-	var cells []*image.Gray
-	var rowLabels, stamps []string
+	var rows []*Result
+	var labels []string
 	for _, label := range order {
 		r := find(results, label)
 		if r == nil {
 			return nil, fmt.Errorf("%s: no record for %s (%s)", fig, label, task)
 		}
+		rows, labels = append(rows, r), append(labels, strings.TrimPrefix(label, "DDPM "))
+	}
+	return PairFigure(fmt.Sprintf("%s: %s, generated (left) vs ground truth (right), phantom val #%d", fig, task, index), rows, labels, index)
+}
+
+// PairFigure is the thesis's mask figure layout: one row per result, the
+// generated mask of validation image index on the left, its ground truth on
+// the right.
+func PairFigure(title string, rows []*Result, rowLabels []string, index int) ([]byte, error) {
+	var cells []*image.Gray
+	var stamps []string
+	for _, r := range rows {
 		sz := r.Set.W
 		if index >= r.Protocol.N {
-			return nil, fmt.Errorf("%s: image %d outside the %d evaluated", fig, index, r.Protocol.N)
+			return nil, fmt.Errorf("%s: image %d outside the %d evaluated", r.Model.Label, index, r.Protocol.N)
 		}
 		truth := make([]uint8, sz*sz)
 		for j, v := range r.Set.Masks[index*sz*sz : (index+1)*sz*sz] {
@@ -263,15 +285,13 @@ func Figure(results []*Result, task string, index int) ([]byte, error) {
 			}
 		}
 		cells = append(cells, maskGray(r.Masks, index, sz), maskGray(truth, 0, sz))
-		rowLabels = append(rowLabels, strings.TrimPrefix(label, "DDPM "))
 		stamps = append(stamps, r.Artifact.Manifest.ID+"/"+r.Eval.Record.ID)
 	}
 	grid, err := synthesis.Grid(cells, 2, 4, 4)
 	if err != nil {
 		return nil, err
 	}
-	return synthesis.Labeled(grid, fmt.Sprintf("%s: %s, generated (left) vs ground truth (right), phantom val #%d", fig, task, index),
-		[]string{"generated", "ground truth"}, rowLabels, strings.Join(stamps, " "), 5)
+	return synthesis.Labeled(grid, title, []string{"generated", "ground truth"}, rowLabels, strings.Join(stamps, " "), 5)
 }
 
 // ErrorOverlay is the X-ray (h x w, 8-bit) with the prediction compared to
