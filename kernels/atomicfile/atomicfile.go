@@ -14,51 +14,16 @@ import (
 // The path "-" writes to standard output instead. An existing target that is not a
 // regular file (a folder, a device such as /dev/null, a pipe) is refused: renaming
 // over it would replace it.
-func Write(path string, data []byte) (err error) {
+func Write(path string, data []byte) error {
 	if path == "-" {
 		_, err := os.Stdout.Write(data)
 		return err
 	}
-	if path == "" {
-		return fmt.Errorf("writing: empty output path")
-	}
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		what := "not a regular file"
-		if st.IsDir() {
-			what = "a folder"
-		}
-		return fmt.Errorf("writing %s: it is %s; give a file path (or - for standard output)", path, what)
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
+	var s Set
+	if err := s.Stage(path, data); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return s.Commit()
 }
 
 // Set collects files that belong together (an image and its JSON, a data
@@ -74,10 +39,14 @@ type Set struct {
 // Stage writes data to a temporary file beside path.
 func (s *Set) Stage(path string, data []byte) error {
 	if path == "" || path == "-" {
-		return fmt.Errorf("writing: %q cannot be part of a file set", path)
+		return fmt.Errorf("writing: %q is not a file path", path)
 	}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("writing %s: it is not a regular file; give a file path", path)
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a folder"
+		}
+		return fmt.Errorf("writing %s: it is %s; give a file path (or - for standard output where one file is written)", path, what)
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
