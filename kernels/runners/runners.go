@@ -334,6 +334,19 @@ func published(root string, rc experiments.RunConfig, steps int64) (*artifacts.A
 	return nil, false
 }
 
+// EvalSet checks that the current code regenerates the artifact's training
+// data (CheckData) and loads the evaluation split ("" = the experiment's
+// held-out split).
+func EvalSet(a *artifacts.Artifact, e experiments.Experiment, split string) (*dataset.Set, error) {
+	if err := CheckData(a, e); err != nil {
+		return nil, err
+	}
+	if split == "" {
+		split = e.Data.HeldOut
+	}
+	return e.LoadSplit(split)
+}
+
 // LoadWeights loads an artifact's checkpoint into a new context: the EMA
 // weights when useEMA (exported sampling weights must then be the EMA ones),
 // the raw weights otherwise.

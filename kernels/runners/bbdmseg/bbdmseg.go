@@ -136,17 +136,6 @@ func (l *Loaded) Predictor(backend backends.Backend, spec SamplerSpec) (segeval.
 	}, nil
 }
 
-func (l *Loaded) set(split string) (*dataset.Set, error) {
-	e := l.Config.Experiment
-	if err := runners.CheckData(l.Artifact, e); err != nil {
-		return nil, err
-	}
-	if split == "" {
-		split = e.Data.HeldOut
-	}
-	return e.LoadSplit(split)
-}
-
 // Evaluate segments the evaluation split with the experiment's sampler.
 func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts.Eval, error) {
 	l, err := Load(a)
@@ -156,23 +145,13 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	if len(o.Samplers) > 0 || o.DDIM != (runners.DDIMOverride{}) {
 		return nil, fmt.Errorf("%s samples with the bridge sampler of its experiment; --samplers and the DDIM flags do not apply", experiments.KindBBDMSeg)
 	}
-	set, err := l.set(o.Split)
+	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, o.Split)
 	if err != nil {
 		return nil, err
 	}
 	e := l.Config.Experiment
 	spec := l.Spec()
-	p := segeval.Protocol{Method: spec, Data: set.Source + "/" + set.Split, Split: set.Split, N: o.N, Samples: max(o.Samples, 1),
-		Seed: o.Seed, Batch: o.Batch, Threshold: 0.5, UseEMA: e.Sampling.UseEMA, Backend: o.Info.Name}
-	if p.N == 0 {
-		p.N = set.N
-	}
-	if p.Seed == 0 {
-		p.Seed = e.Sampling.EvalSeed
-	}
-	if p.Batch == 0 {
-		p.Batch = 25
-	}
+	p := segeval.NewProtocol(spec, set, o, e.Sampling.EvalSeed, e.Sampling.UseEMA)
 	pred, err := l.Predictor(o.Backend, spec)
 	if err != nil {
 		return nil, err
@@ -194,7 +173,7 @@ func (Runner) Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runne
 	if err := p.DecodeMethod(&spec); err != nil {
 		return runners.ResampleReport{}, fmt.Errorf("evaluation %s: method: %w", ev.Record.ID, err)
 	}
-	set, err := l.set(p.Split)
+	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, p.Split)
 	if err != nil {
 		return runners.ResampleReport{}, err
 	}

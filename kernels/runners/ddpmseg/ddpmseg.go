@@ -105,32 +105,11 @@ func Protocol(l *ddpmuncond.Loaded, o runners.EvalOptions, set *dataset.Set) (se
 	default:
 		return segeval.Protocol{}, spec, fmt.Errorf("%s evaluates with one sampler (ddim or ddpm), got %v", experiments.KindDDPMSeg, o.Samplers)
 	}
-	p := segeval.Protocol{Method: spec, Data: set.Source + "/" + set.Split, Split: set.Split, N: o.N, Samples: max(o.Samples, 1),
-		Seed: o.Seed, Batch: o.Batch, Threshold: 0.5, UseEMA: e.Sampling.UseEMA, Backend: o.Info.Name}
-	if p.N == 0 {
-		p.N = set.N
-		if e.Sampling.EvalSamples > 0 {
-			p.N = min(set.N, e.Sampling.EvalSamples)
-		}
-	}
-	if p.Seed == 0 {
-		p.Seed = e.Sampling.EvalSeed
-	}
-	if p.Batch == 0 {
-		p.Batch = 25
+	p := segeval.NewProtocol(spec, set, o, e.Sampling.EvalSeed, e.Sampling.UseEMA)
+	if o.N == 0 && e.Sampling.EvalSamples > 0 {
+		p.N = min(set.N, e.Sampling.EvalSamples)
 	}
 	return p, spec, nil
-}
-
-func evalSet(l *ddpmuncond.Loaded, split string) (*dataset.Set, error) {
-	if err := l.CheckData(); err != nil {
-		return nil, err
-	}
-	e := l.Config.Experiment
-	if split == "" {
-		split = e.Data.HeldOut
-	}
-	return e.LoadSplit(split)
 }
 
 // Evaluate segments the evaluation split (one DDIM sample per image unless
@@ -140,7 +119,7 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	if err != nil {
 		return nil, err
 	}
-	set, err := evalSet(l, o.Split)
+	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, o.Split)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +148,7 @@ func (Runner) Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runne
 	if err := p.DecodeMethod(&spec); err != nil {
 		return runners.ResampleReport{}, fmt.Errorf("evaluation %s: method: %w", ev.Record.ID, err)
 	}
-	set, err := evalSet(l, p.Split)
+	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, p.Split)
 	if err != nil {
 		return runners.ResampleReport{}, err
 	}

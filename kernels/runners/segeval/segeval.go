@@ -52,6 +52,24 @@ type Protocol struct {
 	Backend   string  `json:"backend"`
 }
 
+// NewProtocol is the protocol of evaluating set with method under the
+// options o: the whole split unless o.N, one sample unless o.Samples, the
+// given seed unless o.Seed, batches of 25 unless o.Batch, threshold 0.5.
+func NewProtocol(method any, set *dataset.Set, o runners.EvalOptions, seed int64, useEMA bool) Protocol {
+	p := Protocol{Method: method, Data: set.Source + "/" + set.Split, Split: set.Split, N: o.N, Samples: max(o.Samples, 1),
+		Seed: o.Seed, Batch: o.Batch, Threshold: 0.5, UseEMA: useEMA, Backend: o.Info.Name}
+	if p.N == 0 {
+		p.N = set.N
+	}
+	if p.Seed == 0 {
+		p.Seed = seed
+	}
+	if p.Batch == 0 {
+		p.Batch = 25
+	}
+	return p
+}
+
 // DecodeMethod decodes the protocol's method (as read back from a record,
 // a generic JSON value) into v.
 func (p Protocol) DecodeMethod(v any) error {

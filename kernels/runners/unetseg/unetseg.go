@@ -122,24 +122,13 @@ func (l *Loaded) Predictor(backend backends.Backend) (segeval.Predict, func(), e
 	}, exec.Finalize, nil
 }
 
-func (l *Loaded) set(split string) (*dataset.Set, error) {
-	e := l.Config.Experiment
-	if err := runners.CheckData(l.Artifact, e); err != nil {
-		return nil, err
-	}
-	if split == "" {
-		split = e.Data.HeldOut
-	}
-	return e.LoadSplit(split)
-}
-
 // Evaluate segments the evaluation split in one pass per image.
 func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts.Eval, error) {
 	l, err := Load(a)
 	if err != nil {
 		return nil, err
 	}
-	set, err := l.set(o.Split)
+	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, o.Split)
 	if err != nil {
 		return nil, err
 	}
@@ -150,17 +139,7 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 		return nil, fmt.Errorf("%s has no sampler; --samplers does not apply", experiments.KindUNetSeg)
 	}
 	e := l.Config.Experiment
-	p := segeval.Protocol{Method: "forward", Data: set.Source + "/" + set.Split, Split: set.Split, N: o.N, Samples: 1,
-		Seed: o.Seed, Batch: o.Batch, Threshold: 0.5, UseEMA: e.Sampling.UseEMA, Backend: o.Info.Name}
-	if p.N == 0 {
-		p.N = set.N
-	}
-	if p.Seed == 0 {
-		p.Seed = e.Sampling.EvalSeed
-	}
-	if p.Batch == 0 {
-		p.Batch = 25
-	}
+	p := segeval.NewProtocol("forward", set, o, e.Sampling.EvalSeed, e.Sampling.UseEMA)
 	pred, done, err := l.Predictor(o.Backend)
 	if err != nil {
 		return nil, err
@@ -179,7 +158,7 @@ func (Runner) Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runne
 	if err != nil {
 		return runners.ResampleReport{}, err
 	}
-	set, err := l.set(p.Split)
+	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, p.Split)
 	if err != nil {
 		return runners.ResampleReport{}, err
 	}
