@@ -315,16 +315,10 @@ func (r *run) writeTimings() error {
 // first masks of every record from the weights.
 func (r *run) chapter3() error {
 	for _, task := range []string{tables.TaskLung, tables.TaskInfection} {
-		var results []*ch3.Result
-		if err := r.timed("chapter 3: "+ch3.TableID(task)+" re-derived from the stored masks", func() error {
-			t, res, diffs, err := ch3.Table(r.o.Artifacts, task, false)
-			if err != nil {
-				return err
-			}
-			results = res
-			r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
-			return r.table(t)
-		}); err != nil {
+		results, err := r.segTable("chapter 3: "+ch3.TableID(task), func() (*tables.Table, []*ch3.Result, []string, error) {
+			return ch3.Table(r.o.Artifacts, task, false)
+		})
+		if err != nil {
 			return err
 		}
 		if len(results) == 0 {
@@ -387,16 +381,10 @@ func (r *run) resample(a *artifacts.Artifact, ev *artifacts.Eval, k int) error {
 // chapter4 writes Table 3 (published rows and ours), Figure 15 and the
 // larger overlay figure, and re-samples the first masks of every record.
 func (r *run) chapter4() error {
-	var results []*ch3.Result
-	if err := r.timed("chapter 4: table3 re-derived from the stored masks", func() error {
-		t, res, diffs, err := ch4.Table3(r.o.Artifacts, false)
-		if err != nil {
-			return err
-		}
-		results = res
-		r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
-		return r.table(t)
-	}); err != nil {
+	results, err := r.segTable("chapter 4: table3", func() (*tables.Table, []*ch3.Result, []string, error) {
+		return ch4.Table3(r.o.Artifacts, false)
+	})
+	if err != nil {
 		return err
 	}
 	if len(results) == 0 {
@@ -433,4 +421,21 @@ func (r *run) chapter4() error {
 		}
 	}
 	return nil
+}
+
+// segTable writes a segmentation table whose numbers build re-derives from
+// stored masks, records every re-derivation difference, and returns the
+// results for the figures.
+func (r *run) segTable(step string, build func() (*tables.Table, []*ch3.Result, []string, error)) ([]*ch3.Result, error) {
+	var results []*ch3.Result
+	err := r.timed(step+" re-derived from the stored masks", func() error {
+		t, res, diffs, err := build()
+		if err != nil {
+			return err
+		}
+		results = res
+		r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+		return r.table(t)
+	})
+	return results, err
 }
