@@ -43,6 +43,12 @@ type DiffusionSpec struct {
 	BetaStart float64 `json:"linear_start"`  // recorded; the schedule package uses 1e-4 / 0.02
 	BetaEnd   float64 `json:"linear_end"`
 	Param     string  `json:"parameterization"` // "eps"
+	// AuxDice (ddpm-seg only; 0: off) weights a soft-Dice loss between the
+	// implied x0_hat, mapped to [0, 1] and clipped, and the true mask, added
+	// to L_simple: a segmentation term like the BCE + Dice of the U-Net
+	// baseline, for small foregrounds (infections) that plain MSE on a mask
+	// in {-1, 1} under-weights. Not in the thesis (Table 8 has L_simple only).
+	AuxDice float64 `json:"aux_dice,omitempty"`
 }
 
 // SamplingSpec is how samples are drawn for figures and metrics.

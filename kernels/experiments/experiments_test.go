@@ -155,3 +155,27 @@ func TestWithCOVIDQU(t *testing.T) {
 		t.Error("a missing folder was accepted")
 	}
 }
+
+// aux_dice is a ddpm-seg option in (0, 100]; it is absent from the recorded
+// config when off, so configs without it keep their hashes.
+func TestAuxDiceValidation(t *testing.T) {
+	inf, _ := Get("ch3-ddpm-add-infection-cpu")
+	if inf.Diffusion.AuxDice != 1 || inf.Validate() != nil {
+		t.Fatalf("ch3-ddpm-add-infection-cpu: aux_dice %g, %v", inf.Diffusion.AuxDice, inf.Validate())
+	}
+	for _, c := range []struct {
+		name string
+		aux  float64
+	}{{"ch3-ddpm-add-infection-cpu", -1}, {"ch3-ddpm-add-infection-cpu", 1e3}, {"ch2-ddpm-uncond-cpu", 1}} {
+		e, _ := Get(c.name)
+		e.Diffusion.AuxDice = c.aux
+		if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "aux_dice") {
+			t.Errorf("%s with aux_dice %g: %v", c.name, c.aux, err)
+		}
+	}
+	lung, _ := Get("ch3-ddpm-add-lung-cpu")
+	b, _ := json.Marshal(lung.Diffusion)
+	if strings.Contains(string(b), "aux_dice") {
+		t.Errorf("lung config records aux_dice although it is off: %s", b)
+	}
+}

@@ -48,6 +48,9 @@ func (e Experiment) Validate() error {
 			return fmt.Errorf("experiment %s: %w", e.Name, err)
 		}
 	}
+	if a := e.Diffusion.AuxDice; a != 0 && (e.Kind != KindDDPMSeg || !(a > 0 && a <= 100)) {
+		return fmt.Errorf("experiment %s: diffusion aux_dice %g: only a ddpm-seg experiment takes it, in (0, 100]", e.Name, a)
+	}
 	if e.Kind == KindBBDMSeg || e.Kind == KindLBBDMSeg {
 		b := e.Bridge
 		if b == nil {

@@ -101,11 +101,21 @@ func Predictions(p Param, out, xt, a, b *Node) (x0, eps *Node) {
 // LossAt is L_simple for given timesteps t (float32 [B]) and noise eps: the mean over
 // all elements of (target - network(x_t, t, cond))^2, the target chosen by m.Param.
 func LossAt(ctx *context.Context, m Model, x0, cond, t, eps *Node) *Node {
+	mse, _ := LossAtX0(ctx, m, x0, cond, t, eps)
+	return mse
+}
+
+// LossAtX0 is LossAt that also returns the network's implied x0_hat (eq7),
+// for losses that add a term on the predicted clean sample.
+//
+// thesis: eq3 eq7
+func LossAtX0(ctx *context.Context, m Model, x0, cond, t, eps *Node) (mse, x0Hat *Node) {
 	a, b := coefsAt(m.Sched, t, x0.Rank())
 	xt := Add(Mul(a, x0), Mul(b, eps))
 	out := m.Denoiser(ctx, xt, t, cond)
 	d := Sub(Target(m.Param, x0, eps, a, b), out)
-	return ReduceAllMean(Mul(d, d))
+	x0Hat, _ = Predictions(m.Param, out, xt, a, b)
+	return ReduceAllMean(Mul(d, d)), x0Hat
 }
 
 // Loss is L_simple with t ~ Uniform{0..T-1} and eps ~ N(0, I) drawn from the
@@ -113,11 +123,18 @@ func LossAt(ctx *context.Context, m Model, x0, cond, t, eps *Node) *Node {
 //
 // thesis: eq3 alg1-ddpm
 func Loss(ctx *context.Context, m Model, x0, cond *Node) *Node {
+	mse, _ := LossX0(ctx, m, x0, cond)
+	return mse
+}
+
+// LossX0 is Loss that also returns x0_hat (LossAtX0), with t and eps drawn
+// as in Loss.
+func LossX0(ctx *context.Context, m Model, x0, cond *Node) (mse, x0Hat *Node) {
 	g := x0.Graph()
 	B := x0.Shape().Dimensions[0]
 	t := ConvertDType(ctx.RandomIntN(g, int32(m.Sched.T), shapes.Make(dtypes.Int32, B)), dtypes.Float32)
 	eps := ctx.RandomNormal(g, x0.Shape())
-	return LossAt(ctx, m, x0, cond, t, eps)
+	return LossAtX0(ctx, m, x0, cond, t, eps)
 }
 
 func shapesF32(dims ...int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }

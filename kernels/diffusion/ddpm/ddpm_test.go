@@ -132,3 +132,33 @@ func TestDDIMDeterminismAndRoundTrip(t *testing.T) {
 		mcheck.Check(t, "DDIM latent", lat, []float64{0, 0}, [][]float64{{1, 0}, {0, 1}}, 0.05)
 	})
 }
+
+// LossAtX0 with a network that outputs the exact target of its
+// parameterisation must give zero loss and return x0_hat = x0 (eq7 inverts
+// the target at every t).
+func TestLossAtX0ExactNetwork(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
+		s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
+		const n = 6
+		x0v := make([]float32, n*4)
+		for i := range x0v {
+			x0v[i] = float32(i%5)/2 - 1
+		}
+		for _, p := range []Param{Eps, X0, V} {
+			res := context.MustExecOnce(b, context.New(), func(ctx *context.Context, x0 *Node) *Node {
+				g := x0.Graph()
+				_, eps := RandomNormal(RNGStateFromSeedForGraph(g, 3), x0.Shape())
+				tt := Const(g, []float32{0, 1, 250, 500, 900, 999})
+				a, bb := coefsAt(s, tt, x0.Rank())
+				m := Model{s, func(ctx *context.Context, xt, _, _ *Node) *Node { return Target(p, x0, eps, a, bb) }, p}
+				mse, x0Hat := LossAtX0(ctx, m, x0, nil, tt, eps)
+				return Stack([]*Node{mse, ReduceAllMax(Abs(Sub(x0Hat, x0)))}, 0)
+			}, tensors.FromFlatDataAndDimensions(x0v, n, 2, 2, 1))
+			v := tensors.MustCopyFlatData[float32](res)
+			mse, dx := v[0], v[1]
+			if mse != 0 || dx > 2e-3 {
+				t.Errorf("%s: exact network gives L_simple %g and max |x0_hat - x0| %g, want 0 and ~0", p, mse, dx)
+			}
+		}
+	})
+}

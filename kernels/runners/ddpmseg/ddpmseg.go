@@ -16,6 +16,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/models/registry"
+	"github.com/dmseg/dmseg/kernels/nn"
 	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
@@ -61,9 +62,25 @@ func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.
 			if err != nil {
 				return nil, "", err
 			}
+			if w := rc.Experiment.Diffusion.AuxDice; w > 0 {
+				return func(ctx *context.Context, batch []*Node) *Node { return LossAuxDice(ctx, m, batch[1], batch[0], w) },
+					fmt.Sprintf("%s conditioning, %s objective + %g x soft Dice on x0_hat", rc.ModelConfig.Cond, m.Param, w), nil
+			}
 			return func(ctx *context.Context, batch []*Node) *Node { return ddpm.Loss(ctx, m, batch[1], batch[0]) },
 				fmt.Sprintf("%s conditioning, %s objective", rc.ModelConfig.Cond, m.Param), nil
 		}})
+}
+
+// LossAuxDice is L_simple on the mask (in {-1, 1}) plus w times the soft
+// Dice loss between clip((x0_hat+1)/2, 0, 1) and the mask in {0, 1}
+// (experiments.DiffusionSpec.AuxDice). The Dice term sees every timestep
+// drawn for L_simple; at large t it is the one-pass segmentation loss of the
+// U-Net baseline, which keeps small foregrounds from being ignored.
+func LossAuxDice(ctx *context.Context, m ddpm.Model, mask, image *Node, w float64) *Node {
+	mse, x0Hat := ddpm.LossX0(ctx, m, mask, image)
+	unit := func(x *Node) *Node { return MulScalar(AddScalar(x, 1), 0.5) }
+	p := ClipScalar(unit(x0Hat), 0, 1)
+	return Add(mse, MulScalar(nn.SoftDiceLoss(p, unit(mask)), w))
 }
 
 // Load opens a ddpm-seg artifact.

@@ -12,6 +12,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/models/registry"
+	"github.com/dmseg/dmseg/kernels/nn"
 	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
 	"github.com/dmseg/dmseg/kernels/train"
@@ -52,14 +53,7 @@ func Logits(ctx *context.Context, net registry.Denoiser, images *Node) *Node {
 // masks are in {-1, 1}.
 func Loss(logits, masks *Node) *Node {
 	y := MulScalar(AddScalar(masks, 1), 0.5)
-	x := logits
-	bce := ReduceAllMean(Add(Sub(Max(x, ZerosLike(x)), Mul(x, y)), Log1p(Exp(Neg(Abs(x))))))
-	p := Sigmoid(x)
-	axes := []int{1, 2, 3}
-	inter := ReduceSum(Mul(p, y), axes...)
-	den := Add(ReduceSum(p, axes...), ReduceSum(y, axes...))
-	dice := OneMinus(Div(AddScalar(MulScalar(inter, 2), 1), AddScalar(den, 1)))
-	return Add(bce, ReduceAllMean(dice))
+	return Add(nn.BCEWithLogits(logits, y), nn.SoftDiceLoss(Sigmoid(logits), y))
 }
 
 // Train trains the baseline with BCE + Dice.
