@@ -32,6 +32,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/figures/ch2"
 	"github.com/dmseg/dmseg/kernels/figures/ch3"
 	"github.com/dmseg/dmseg/kernels/figures/ch4"
+	"github.com/dmseg/dmseg/kernels/report"
 	"github.com/dmseg/dmseg/kernels/runners"
 	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg" // chapter 4 records are re-sampled
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg" // chapter 3 records are re-sampled
@@ -76,9 +77,11 @@ type Timing struct {
 }
 
 type run struct {
-	o    Options
-	rep  *Report
-	same func(backend string) bool
+	o      Options
+	rep    *Report
+	same   func(backend string) bool
+	tables []*tables.Table  // every table written, for the report
+	plots  []report.Figure // every figure written, for the report
 }
 
 // Run runs a tier. It returns an error listing every mismatch.
@@ -156,6 +159,9 @@ func Run(o Options) (*Report, error) {
 	if err := r.chapter4(); err != nil {
 		return r.rep, err
 	}
+	if err := r.timed("reproduction report", r.report); err != nil {
+		return r.rep, err
+	}
 	r.rep.Timings = append(r.rep.Timings, Timing{"total", time.Since(start).Seconds()})
 	if err := r.writeTimings(); err != nil {
 		return r.rep, err
@@ -204,6 +210,7 @@ func (r *run) verify() error {
 
 // table compares a regenerated table with the committed thesis/tables/<id>.json and writes it.
 func (r *run) table(t *tables.Table) error {
+	r.tables = append(r.tables, t)
 	dir := filepath.Join(r.o.Root, "thesis", "tables")
 	path := filepath.Join(dir, t.ID+".json")
 	if _, err := os.Stat(path); err == nil {
@@ -226,6 +233,21 @@ func (r *run) table(t *tables.Table) error {
 	}
 	r.rep.Written = append(r.rep.Written, path)
 	return tables.Write(dir, t)
+}
+
+// plot writes a figure (see figure) and lists it, with its sources, for the report.
+func (r *run) plot(f report.Figure, data []byte, backend string) error {
+	r.plots = append(r.plots, f)
+	return r.figure(f.Path, data, backend)
+}
+
+// sources names each result's artifact and evaluation record.
+func sources(results []*ch3.Result) []string {
+	var out []string
+	for _, res := range results {
+		out = append(out, res.Artifact.Manifest.ID+"/"+res.Eval.Record.ID)
+	}
+	return out
 }
 
 // figure compares regenerated figure bytes with the committed file (same backend only) and writes it.
@@ -266,14 +288,15 @@ func (r *run) chapter2() error {
 		if err != nil {
 			return err
 		}
-		if err := r.figure("plots/fig10-ddpm-samples.png", f10, evBackend); err != nil {
+		ch2src := []string{a.Manifest.ID + "/" + ev.Record.ID}
+		if err := r.plot(report.Figure{Thesis: "Figure 10", Path: "plots/fig10-ddpm-samples.png", What: "DDPM-1000 samples of the unconditional DDPM", Sources: ch2src}, f10, evBackend); err != nil {
 			return err
 		}
 		fs, err := ch2.FigureSamplers(a, ev, 8)
 		if err != nil {
 			return err
 		}
-		return r.figure("plots/fig10-ddpm-vs-ddim.png", fs, evBackend)
+		return r.plot(report.Figure{Path: "plots/fig10-ddpm-vs-ddim.png", What: "DDPM-1000 vs DDIM-50 from the same x_T", Sources: ch2src}, fs, evBackend)
 	}); err != nil {
 		return err
 	}
@@ -289,7 +312,7 @@ func (r *run) chapter2() error {
 		if err != nil {
 			return err
 		}
-		return r.figure("plots/fig12-denoising-pass.png", f12, r.o.Info.Name)
+		return r.plot(report.Figure{Thesis: "Figure 12", Path: "plots/fig12-denoising-pass.png", What: "an image, noised, and one U-Net pass", Sources: []string{l.Artifact.Manifest.ID}}, f12, r.o.Info.Name)
 	}); err != nil {
 		return err
 	}
@@ -297,6 +320,24 @@ func (r *run) chapter2() error {
 		return nil
 	}
 	return r.resample(a, ev, r.o.ResampleK)
+}
+
+// report writes thesis/REPORT.md from the tables and figures of this run; it
+// is compared byte for byte when every dmseg row was made on this run's backend.
+func (r *run) report() error {
+	md, err := report.Markdown(report.Input{Tables: r.tables, Figures: r.plots, Artifacts: r.o.Artifacts})
+	if err != nil {
+		return err
+	}
+	backend := ""
+	for _, t := range r.tables {
+		for _, row := range t.Rows {
+			if row.Backend != "" && !r.same(row.Backend) {
+				backend = row.Backend // made elsewhere: numbers may differ within tolerance, bytes are not compared
+			}
+		}
+	}
+	return r.figure(report.File, md, backend)
 }
 
 func (r *run) writeTimings() error {
@@ -328,7 +369,8 @@ func (r *run) chapter3() error {
 		if err := r.timed("chapter 3: "+fig+" from the stored masks", func() error {
 			be := results[0].Eval.Record.Backend.Name
 			if f, err := ch3.Figure(results, task, 0); err == nil {
-				if err := r.figure("plots/"+fig+"-"+task+"-masks.png", f, be); err != nil {
+				thesisFig := map[string]string{"fig13": "Figure 13", "fig14": "Figure 14"}[fig]
+				if err := r.plot(report.Figure{Thesis: thesisFig, Path: "plots/" + fig + "-" + task + "-masks.png", What: task + ": generated vs true masks, the thesis's layout", Sources: sources(results)}, f, be); err != nil {
 					return err
 				}
 			} else {
@@ -338,7 +380,7 @@ func (r *run) chapter3() error {
 			if err != nil {
 				return err
 			}
-			return r.figure("plots/"+fig+"-"+task+"-overlays.png", f, be)
+			return r.plot(report.Figure{Path: "plots/" + fig + "-" + task + "-overlays.png", What: task + ": more cases, errors overlaid on the X-ray, every model", Sources: sources(results)}, f, be)
 		}); err != nil {
 			return err
 		}
@@ -393,7 +435,7 @@ func (r *run) chapter4() error {
 	if err := r.timed("chapter 4: fig15 from the stored masks", func() error {
 		be := results[0].Eval.Record.Backend.Name
 		if f, err := ch4.Figure15(results, 0); err == nil {
-			if err := r.figure("plots/fig15-bbdm-masks.png", f, be); err != nil {
+			if err := r.plot(report.Figure{Thesis: "Figure 15", Path: "plots/fig15-bbdm-masks.png", What: "BBDM: generated vs true masks", Sources: sources(results)}, f, be); err != nil {
 				return err
 			}
 		} else {
@@ -404,7 +446,7 @@ func (r *run) chapter4() error {
 			if err != nil {
 				return err
 			}
-			if err := r.figure("plots/fig15-bbdm-"+res.Model.Task+"-overlays.png", f, be); err != nil {
+			if err := r.plot(report.Figure{Path: "plots/fig15-bbdm-" + res.Model.Task + "-overlays.png", What: "BBDM " + res.Model.Task + ": more cases, errors overlaid", Sources: sources([]*ch3.Result{res})}, f, be); err != nil {
 				return err
 			}
 		}

@@ -42,7 +42,7 @@ func TestReproduceRegeneratesAndCatchesChangedNumbers(t *testing.T) {
 	}
 	qpath := filepath.Join(root, "thesis", "tables", "fig10-quality.json")
 	for _, f := range []string{qpath, filepath.Join(root, "thesis", "tables", "table1.md"), filepath.Join(root, "plots", "fig10-ddpm-samples.png"),
-		filepath.Join(root, "plots", "fig12-denoising-pass.png"), filepath.Join(root, "thesis", "reproduce-timings.md")} {
+		filepath.Join(root, "plots", "fig12-denoising-pass.png"), filepath.Join(root, "thesis", "reproduce-timings.md"), filepath.Join(root, "thesis", "REPORT.md")} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("not written: %v", err)
 		}

@@ -30,7 +30,7 @@ import (
 )
 
 // Model is one of our rows of Tables 1-2: a label and the experiment whose
-// newest artifact supplies it.
+// newest artifact supplies it (or one artifact's id).
 type Model struct {
 	Label      string
 	Experiment string
@@ -38,14 +38,24 @@ type Model struct {
 }
 
 // Models are our chapter-3 models of a task ("lung" or "infection") at the CPU
-// size, in the thesis's row order, with the baseline last.
+// size, in the thesis's row order, then the baseline; for infection also the
+// objective ablation (InfectionMSEOnly).
 func Models(task string) []Model {
-	return []Model{
+	ms := []Model{
 		{"DDPM addition", "ch3-ddpm-add-" + task + "-cpu", task},
 		{"DDPM concatenation", "ch3-ddpm-concat-" + task + "-cpu", task},
 		{"U-Net baseline (BCE + Dice)", "ch3-unet-" + task + "-cpu", task},
 	}
+	if task == tables.TaskInfection {
+		ms = append(ms, Model{"DDPM addition, x0 MSE only (first config)", InfectionMSEOnly, task})
+	}
+	return ms
 }
+
+// InfectionMSEOnly is the first ch3-ddpm-add-infection-cpu artifact, trained
+// with the x0 objective alone (no aux_dice) at the same 1,800-step budget: the
+// objective ablation row of Table 2.
+const InfectionMSEOnly = "ch3-ddpm-add-infection-cpu-20261202-6d20f3da"
 
 // TableID is table1 for lung and table2 for infection.
 func TableID(task string) string {
