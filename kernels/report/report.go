@@ -208,7 +208,7 @@ func segSection(b *strings.Builder, t *tables.Table, root string) error {
 
 type prov struct {
 	config, fingerprint, commit, backend, imagesSeen, eval string
-	trainSeconds                                          float64
+	trainSeconds                                           float64
 }
 
 // provenance reads an artifact's manifest and one evaluation record (without

@@ -80,7 +80,7 @@ type run struct {
 	o      Options
 	rep    *Report
 	same   func(backend string) bool
-	tables []*tables.Table  // every table written, for the report
+	tables []*tables.Table // every table written, for the report
 	plots  []report.Figure // every figure written, for the report
 }
 
