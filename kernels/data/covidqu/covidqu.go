@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/dmseg/dmseg/kernels/imageio"
 )
@@ -84,6 +85,22 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
+// folderError names what is wrong with a folder that could not be listed: it
+// is missing, a dangling symbolic link, a symbolic link loop, or another error.
+func folderError(what, dir string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("covidqu: %s %s is a symbolic link loop", what, dir)
+	case errors.Is(err, os.ErrNotExist):
+		if st, lerr := os.Lstat(dir); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(dir)
+			return fmt.Errorf("covidqu: %s %s is a symbolic link to %s, which does not exist", what, dir, target)
+		}
+		return fmt.Errorf("covidqu: missing %s %s", what, dir)
+	}
+	return fmt.Errorf("covidqu: %s %s: %w", what, dir, err)
+}
+
 func pngNames(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -121,9 +138,7 @@ func Scan(root, task string, skipBad bool) (*Index, error) {
 			imgDir, maskDir := filepath.Join(dir, "images"), filepath.Join(dir, MaskFolder[task])
 			names, err := pngNames(imgDir)
 			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					err = fmt.Errorf("covidqu: missing folder %s", imgDir)
-				}
+				err = folderError("folder", imgDir, err)
 				if e := report(imgDir, err); e != nil {
 					return nil, e
 				}
@@ -137,9 +152,7 @@ func Scan(root, task string, skipBad bool) (*Index, error) {
 			}
 			masks, err := pngNames(maskDir)
 			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					err = fmt.Errorf("covidqu: missing mask folder %s", maskDir)
-				}
+				err = folderError("mask folder", maskDir, err)
 				if e := report(maskDir, err); e != nil {
 					return nil, e
 				}

@@ -188,3 +188,33 @@ func TestBadInputs(t *testing.T) {
 		}
 	})
 }
+
+// A mask folder that is a symbolic link loop or a dangling link is named as
+// such, not reported as a missing mask.
+func TestSymlinkedMaskFolders(t *testing.T) {
+	root := t.TempDir()
+	if err := WriteMiniTree(root, 1, 8); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := FindTaskDir(root, "lung")
+	if err != nil {
+		t.Fatal(err)
+	}
+	masks := filepath.Join(dir, "Val", "Normal", MaskFolder["lung"])
+	if err := os.RemoveAll(masks); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ target, want string }{
+		{masks, "is a symbolic link loop"},
+		{filepath.Join(root, "nowhere"), "is a symbolic link to " + filepath.Join(root, "nowhere") + ", which does not exist"},
+	} {
+		os.Remove(masks)
+		if err := os.Symlink(c.target, masks); err != nil {
+			t.Skipf("symlinks: %v", err)
+		}
+		_, err := Scan(root, "lung", false)
+		if err == nil || !strings.Contains(err.Error(), masks+" "+c.want) {
+			t.Errorf("link to %s: %v, want %q", c.target, err, c.want)
+		}
+	}
+}
