@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 TIER ?= default
 UPDATE ?= 0
 
-.PHONY: all setup build test fuzz test-peers vet bench reproduce notebooks notebook-tools train-all clean help
+.PHONY: all setup build test fuzz probe test-peers vet bench reproduce notebooks notebook-tools train-all clean help
 
 all: build
 
@@ -22,6 +22,8 @@ help:
 	@echo "make bench      - training-step benchmark vs PyTorch CPU -> thesis/PERFORMANCE.md"
 	@echo "make notebooks  - execute notebooks/ headless (installs Jupyter + GoNB)"
 	@echo "make train-all  - retrain every experiment (slow)"
+	@echo "make probe      - re-run the reliability probe (bad inputs, faults) with counts per class"
+	@echo "make fuzz       - fuzz the PNG, NIfTI, checkpoint and manifest readers (FUZZTIME=10m)"
 
 setup: .pjrt/pjrt_c_api_cpu_plugin.so
 	@$(GO) mod download
@@ -53,6 +55,10 @@ test: build vet notebook-tools test-peers
 # Fuzz targets of the decoders of untrusted files (PNG, NIfTI, checkpoints, manifests); make test runs
 # each for a few seconds, `make fuzz FUZZTIME=10m` for longer. Their seed corpora also run in go test.
 FUZZTIME ?= 30s
+# The reliability probe's classes of bad input and faults (issue 16), re-run against bin/dmseg with counts per class (~2 min).
+probe: setup
+	@./scripts/probe-reliability.sh
+
 fuzz: setup
 	@for t in "FuzzDecodeGray ./kernels/imageio" "FuzzDecode ./kernels/data/nifti" \
 	          "FuzzReadCheckpoint ./kernels/train" "FuzzReadManifest ./kernels/artifacts"; do \

@@ -61,7 +61,7 @@ func FindTaskDir(root, task string) (string, error) {
 	}
 	st, err := os.Stat(root)
 	if err != nil {
-		return "", fmt.Errorf("covidqu: data root %s: %w", root, err)
+		return "", folderError("data root", root, err)
 	}
 	if !st.IsDir() {
 		return "", fmt.Errorf("covidqu: data root %s is not a folder", root)
