@@ -53,6 +53,8 @@ import sys, zlib, struct
 def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
 png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b"")
 open(sys.argv[1], "wb").write(png)
+huge = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+open(sys.argv[1].replace("one.png", "huge.png"), "wb").write(huge)
 PY
 
 C=panics
@@ -63,6 +65,7 @@ check $C "grid --zoom 100000" nz "--zoom must be in" out.png -- data grid --zoom
 check $C "clahe --tiles 1e9" nz "--tiles must be in" out.png -- clahe --tiles 1000000000 "$IN" out.png
 check $C "clahe --tiles 100000 on 1x1" nz "--tiles must be in" out.png -- clahe --tiles 100000 one.png out.png
 check $C "clahe --tiles 200 on 1x1" nz "more tiles than" out.png -- clahe --tiles 200 one.png out.png
+check $C "a PNG header of 100000x100000" nz "above the limit of 64 megapixels" out.png -- clahe huge.png out.png
 check $C "schedule ddpm --steps 2e9" nz "must be in 2..100000" "" -- schedule ddpm --steps 2000000000
 
 C=silent-wrong

@@ -56,6 +56,11 @@ func ReadGray(path string) (*Gray, error) {
 	return g, nil
 }
 
+// MaxPixels caps the images DecodeGray accepts (64 megapixels, e.g.
+// 8000x8000; chest X-rays are at most about 4000x4000): a header claiming more
+// is refused before any pixel memory is allocated.
+const MaxPixels = 64_000_000
+
 // DecodeGray decodes PNG bytes and converts them to 8-bit gray.
 func DecodeGray(data []byte) (*Gray, error) {
 	if len(data) < len(pngMagic) || !bytes.Equal(data[:len(pngMagic)], pngMagic) {
@@ -63,6 +68,9 @@ func DecodeGray(data []byte) (*Gray, error) {
 			return nil, errors.New("empty file, not a PNG")
 		}
 		return nil, errors.New("not a PNG file (bad signature)")
+	}
+	if cfg, err := png.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, fmt.Errorf("PNG of %dx%d is above the limit of %d megapixels", cfg.Width, cfg.Height, MaxPixels/1_000_000)
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
