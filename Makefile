@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 TIER ?= default
 UPDATE ?= 0
 
-.PHONY: all setup build test fuzz probe test-peers vet bench reproduce notebooks notebook-tools train-all clean help
+.PHONY: all setup build test fuzz probe test-peers vet bench reproduce notebooks notebooks-html notebook-tools train-all clean help
 
 all: build
 
@@ -20,7 +20,8 @@ help:
 	@echo "                  (TIER=verify: hashes only; UPDATE=1: accept changed outputs)"
 	@echo "make test       - go vet + go test on the XLA CPU and pure-Go backends"
 	@echo "make bench      - training-step benchmark vs PyTorch CPU -> thesis/PERFORMANCE.md"
-	@echo "make notebooks  - execute notebooks/ headless (installs Jupyter + GoNB)"
+	@echo "make notebooks  - execute notebooks/ headless (installs Jupyter + GoNB) and render notebooks/html/"
+	@echo "make notebooks-html - only render the committed notebooks to notebooks/html/"
 	@echo "make train-all  - retrain every experiment (slow)"
 	@echo "make probe      - re-run the reliability probe (bad inputs, faults) with counts per class"
 	@echo "make fuzz       - fuzz the PNG, NIfTI, checkpoint and manifest readers (FUZZTIME=10m)"
@@ -73,6 +74,10 @@ reproduce: build
 
 notebooks: build
 	./scripts/notebooks.sh
+
+# Render the committed (executed) notebooks to notebooks/html/ without executing them again.
+notebooks-html:
+	NOTEBOOK_HTML_ONLY=1 ./scripts/notebooks.sh
 
 train-all: build
 	./scripts/train-all.sh

@@ -2,9 +2,11 @@
 # Executes every notebooks/*.ipynb headless with nbconvert (GoNB kernel) and writes the executed
 # notebook, with its outputs, back in place. Fails if any notebook has an error output, a "panic:"
 # or an "exit status N" line in its stderr: nbconvert itself exits 0 after a Go panic or os.Exit.
+# Each executed notebook is also rendered to notebooks/html/NAME.html for readers without Go.
 # Usage: scripts/notebooks.sh [notebook.ipynb ...]   (default: all of notebooks/)
-#   NOTEBOOK_TIMEOUT  per-cell timeout in seconds (default 600)
-#   NOTEBOOK_INPLACE  0: leave the committed notebooks untouched, only check (default 1)
+#   NOTEBOOK_TIMEOUT    per-cell timeout in seconds (default 600)
+#   NOTEBOOK_INPLACE    0: leave the committed notebooks untouched, only check (default 1)
+#   NOTEBOOK_HTML_ONLY  1: only render the committed (already executed) notebooks to HTML
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -19,6 +21,19 @@ inplace="${NOTEBOOK_INPLACE:-1}"
 if [ $# -gt 0 ]; then nbs=("$@"); else nbs=(notebooks/*.ipynb); fi
 if [ ! -e "${nbs[0]}" ]; then
   echo "notebooks.sh: no notebooks found" >&2
+  exit 0
+fi
+
+# html NB: renders an executed notebook to notebooks/html/ (written to a temp name, then renamed).
+html() {
+  mkdir -p notebooks/html
+  local base; base="$(basename "$1" .ipynb)"
+  jupyter nbconvert --to html --output-dir notebooks/html --output "$base.tmp" "$1" 2>/dev/null &&
+    mv "notebooks/html/$base.tmp.html" "notebooks/html/$base.html" && echo "notebooks.sh: wrote notebooks/html/$base.html" >&2
+}
+
+if [ "${NOTEBOOK_HTML_ONLY:-0}" = 1 ]; then
+  for nb in "${nbs[@]}"; do html "$nb" || exit 1; done
   exit 0
 fi
 
@@ -42,6 +57,7 @@ for nb in "${nbs[@]}"; do
   fi
   if [ "$inplace" = 1 ]; then
     cp "$out/executed.ipynb" "$nb.tmp" && mv "$nb.tmp" "$nb"
+    html "$nb" || fail=1
   fi
   echo "notebooks.sh: ok $nb ($(( $(date +%s) - start ))s)" >&2
   rm -rf "$out"
