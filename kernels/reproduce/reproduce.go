@@ -393,7 +393,49 @@ func (r *run) chapter3() error {
 			}
 		}
 	}
-	return nil
+	return r.timed("chapter 3: Dice vs sampling steps from the stored masks", r.steps)
+}
+
+// steps writes the steps study's table and plot when its records exist
+// (scripts/ch3-steps.sh makes them).
+func (r *run) steps() error {
+	a, err := artifacts.Open(r.o.Artifacts, ch3.StepsStudy)
+	if err != nil {
+		r.logf("chapter 3: steps study skipped: %v\n", err)
+		return nil
+	}
+	pts, diffs, err := ch3.StepPoints(a, "val", ch3.StepsN)
+	if err != nil {
+		return err
+	}
+	if len(pts) < 2 {
+		r.logf("chapter 3: steps study skipped: %d record(s) of %d images on %s (run scripts/ch3-steps.sh)\n", len(pts), ch3.StepsN, a.Manifest.ID)
+		return nil
+	}
+	r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+	if err := r.table(ch3.StepsTable(a, pts)); err != nil {
+		return err
+	}
+	evs, err := a.Evals()
+	if err != nil {
+		return err
+	}
+	backend := ""
+	for _, ev := range evs {
+		if ev.Record.ID == pts[0].Eval {
+			backend = ev.Record.Backend.Name
+		}
+	}
+	f, err := ch3.StepsFigure(fmt.Sprintf("%s: Dice vs sampling steps (first %d validation images)", a.Manifest.Experiment, ch3.StepsN), pts,
+		a.Manifest.ID+" | "+backend)
+	if err != nil {
+		return err
+	}
+	var srcs []string
+	for _, q := range pts {
+		srcs = append(srcs, a.Manifest.ID+"/"+q.Eval)
+	}
+	return r.plot(report.Figure{Path: "plots/ch3-dice-vs-steps.png", What: "pooled Dice and seconds per image vs DDIM steps, and DDPM-1000", Sources: srcs}, f, backend)
 }
 
 // resample re-draws the first k predictions of a record from the artifact's

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
+	"github.com/dmseg/dmseg/kernels/tables"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -23,27 +25,39 @@ type StepPoint struct {
 	Dice            float64
 	SecondsPerImage float64
 	Eval            string
+	N               int // images evaluated
 }
 
+// StepsStudy is the model of the Dice-vs-steps study (the best chapter-3
+// lung DDPM at the CPU size) and StepsN the images it is evaluated on: the
+// first 50 of the validation split, so that DDPM-1000 fits a CPU budget.
+const (
+	StepsStudy = "ch3-ddpm-concat-lung-cpu"
+	StepsN     = 50
+)
+
 // StepPoints collects, from every single-sample segmentation record of an
-// artifact on one split, the sampler's steps, the pooled Dice and the time
-// per image (records made with `dmseg evaluate --ddim-steps S`, and
-// `--samplers ddpm` for DDPM-1000), sorted by steps.
-func StepPoints(a *artifacts.Artifact, split string) ([]StepPoint, error) {
+// artifact on one split and n images (n = 0: any), the sampler's steps, the
+// pooled Dice re-derived from the stored masks and the time per image
+// (records made with `dmseg evaluate --ddim-steps S --n N`, and `--samplers
+// ddpm` for DDPM-1000), sorted by steps, with every number that differs from
+// its record.
+func StepPoints(a *artifacts.Artifact, split string, n int) ([]StepPoint, []string, error) {
 	evs, err := a.Evals()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pts []StepPoint
+	var diffs []string
 	for _, ev := range evs {
 		if ev.Record.Name != segeval.EvalName {
 			continue
 		}
-		p, r, err := segeval.Open(ev)
+		p, _, err := segeval.Open(ev)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if p.Samples != 1 || p.Split != split {
+		if p.Samples != 1 || p.Split != split || (n > 0 && p.N != n) {
 			continue
 		}
 		var m struct {
@@ -53,11 +67,37 @@ func StepPoints(a *artifacts.Artifact, split string) ([]StepPoint, error) {
 		if err := p.DecodeMethod(&m); err != nil || m.Steps == 0 {
 			continue // not a DDPM sampler (e.g. a forward pass)
 		}
-		pts = append(pts, StepPoint{Sampler: m.Sampler, Steps: m.Steps, Dice: r.Pooled.Dice,
-			SecondsPerImage: ev.Record.Timings["seconds_per_image_sample"], Eval: ev.Record.ID})
+		res, err := Recompute(Model{Label: fmt.Sprintf("%s-%d", m.Sampler, m.Steps), Experiment: a.Manifest.ID}, a, ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		diffs = append(diffs, res.Diffs...)
+		pts = append(pts, StepPoint{Sampler: m.Sampler, Steps: m.Steps, Dice: res.Summary.Pooled.Dice,
+			SecondsPerImage: ev.Record.Timings["seconds_per_image_sample"], Eval: ev.Record.ID, N: p.N})
 	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].Steps < pts[j].Steps })
-	return pts, nil
+	sort.Slice(pts, func(i, j int) bool {
+		if pts[i].Sampler != pts[j].Sampler {
+			return pts[i].Sampler > pts[j].Sampler // ddim first
+		}
+		return pts[i].Steps < pts[j].Steps
+	})
+	return pts, diffs, nil
+}
+
+// StepsTable is the table of the steps study: pooled Dice and seconds per
+// image for each sampler setting of one artifact.
+func StepsTable(a *artifacts.Artifact, pts []StepPoint) *tables.Table {
+	t := &tables.Table{ID: "ch3-steps", Title: "Dice vs sampling steps (" + a.Manifest.Experiment + ")",
+		Caption: "Pooled Dice and seconds per image of one sample per image, by sampler and number of network calls, on the first images of the phantom validation split " +
+			"(beyond the thesis, which uses DDIM-50 only). Seconds are wall-clock on the record's backend and machine.",
+		Columns:   []tables.Column{{Key: "dice", Header: "Dice", Digits: 4}, {Key: "seconds_per_image", Header: "s / image", Digits: 3}},
+		Tolerance: map[string]float64{"dice": 0.01}}
+	for _, q := range pts {
+		t.Rows = append(t.Rows, tables.Row{Label: fmt.Sprintf("%s-%d", strings.ToUpper(q.Sampler), q.Steps), Task: tables.TaskLung, Source: tables.SourceDMSeg,
+			Dataset: "phantom", Artifact: a.Manifest.ID, Eval: q.Eval, Metrics: map[string]float64{"dice": q.Dice, "seconds_per_image": q.SecondsPerImage}, N: q.N})
+	}
+	t.Notes = []string{"Made with `dmseg evaluate --artifact " + a.Manifest.ID + " --n " + fmt.Sprint(StepsN) + " --ddim-steps S` for each S and `--samplers ddpm` for DDPM-1000 (scripts/ch3-steps.sh)."}
+	return t
 }
 
 // StepsFigure plots pooled Dice and seconds per image against the number of

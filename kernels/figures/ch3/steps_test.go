@@ -10,7 +10,7 @@ import (
 
 // The steps figure renders DDIM points and a DDPM point as a PNG carrying its stamp.
 func TestStepsFigure(t *testing.T) {
-	pts := []StepPoint{{"ddim", 5, 0.8, 0.1, "a"}, {"ddim", 50, 0.95, 1, "b"}, {"ddpm", 1000, 0.96, 20, "c"}}
+	pts := []StepPoint{{"ddim", 5, 0.8, 0.1, "a", 50}, {"ddim", 50, 0.95, 1, "b", 50}, {"ddpm", 1000, 0.96, 20, "c", 50}}
 	b, err := StepsFigure("Dice vs steps", pts, "stamp-x")
 	if err != nil {
 		t.Fatal(err)

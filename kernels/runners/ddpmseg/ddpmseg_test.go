@@ -103,6 +103,31 @@ func TestTinySegmentationEndToEnd(t *testing.T) {
 			if _, err := r.Evaluate(res.Artifact, o); err == nil || !strings.Contains(err.Error(), ev.Record.ID) {
 				t.Errorf("second identical evaluation: %v", err)
 			}
+			if e.Kind != experiments.KindDDPMSeg {
+				return
+			}
+			// The steps study: a DDIM-2 record beside the DDIM-5 one gives two points, sorted,
+			// each with the Dice its record holds.
+			o2 := o
+			o2.DDIM.Steps = 2
+			ev2, err := r.Evaluate(res.Artifact, o2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, rs2, _ := segeval.Open(ev2)
+			pts, diffs, err := ch3.StepPoints(res.Artifact, "val", nval)
+			if err != nil || len(diffs) > 0 || len(pts) != 2 {
+				t.Fatalf("step points: %v %v %+v", err, diffs, pts)
+			}
+			if pts[0].Steps != 2 || pts[1].Steps != 5 || pts[0].Dice != rs2.Pooled.Dice || pts[1].Dice != rs.Pooled.Dice || pts[0].Eval != ev2.Record.ID {
+				t.Errorf("step points %+v, records: DDIM-2 Dice %g, DDIM-5 Dice %g", pts, rs2.Pooled.Dice, rs.Pooled.Dice)
+			}
+			if pts, _, _ := ch3.StepPoints(res.Artifact, "val", nval+1); len(pts) != 0 {
+				t.Errorf("points of another n: %+v", pts)
+			}
+			if tab := ch3.StepsTable(res.Artifact, pts); len(tab.Rows) != 2 || tab.Rows[0].Label != "DDIM-2" || tab.Validate() != nil {
+				t.Errorf("steps table: %+v (%v)", tab.Rows, tab.Validate())
+			}
 		})
 	}
 }
