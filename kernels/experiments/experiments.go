@@ -22,7 +22,7 @@ import (
 // DataSpec says which images an experiment trains on and which it holds out
 // for evaluation.
 type DataSpec struct {
-	Source string `json:"source"` // "phantom" or "covidqu"
+	Source string `json:"source"` // "phantom", "covidqu" or "brainmri" (the embedded real brain MRI, task "brain")
 	// Root is the COVID-QU-Ex folder (Kaggle layout) when Source is "covidqu".
 	Root string `json:"root,omitempty"`
 	// Phantom configures the phantom; its Task and Size also apply to "covidqu"

@@ -179,3 +179,43 @@ func TestAuxDiceValidation(t *testing.T) {
 		t.Errorf("lung config records aux_dice although it is off: %s", b)
 	}
 }
+
+// The brain-MRI experiments load the embedded volume's slices: a training
+// split of at least 15 and a validation split of at least 3 64x64 slices,
+// every validation mask non-empty; a wrong task is refused.
+func TestBrainExperimentsLoad(t *testing.T) {
+	for _, name := range []string{"brain-ddpm-concat-cpu", "brain-unet-cpu"} {
+		e, err := Get(name)
+		if err != nil || e.Validate() != nil {
+			t.Fatalf("%s: %v %v", name, err, e.Validate())
+		}
+	}
+	e, _ := Get("brain-unet-cpu")
+	tr, err := e.LoadSplit("train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := e.LoadSplit("val")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.N < 15 || val.N < 3 || val.W != 64 || val.H != 64 || tr.Source != "brainmri:brain" {
+		t.Fatalf("train %d, val %d of %dx%d from %s", tr.N, val.N, val.W, val.H, tr.Source)
+	}
+	for i := 0; i < val.N; i++ {
+		fg := 0
+		for _, v := range val.Masks[i*64*64 : (i+1)*64*64] {
+			if v >= 128 {
+				fg++
+			}
+		}
+		if fg == 0 {
+			t.Errorf("val slice %d has an empty brain mask", i)
+		}
+	}
+	e.Data.Phantom.Task = "lung"
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), `task "brain" only`) {
+		t.Errorf("brainmri with task lung: %v", err)
+	}
+	t.Logf("brain MRI: %d train, %d val slices", tr.N, val.N)
+}

@@ -33,12 +33,16 @@ func (e Experiment) Validate() error {
 	}
 	switch e.Data.Source {
 	case "phantom":
+	case "brainmri":
+		if e.Data.Phantom.Task != "brain" {
+			return fmt.Errorf("experiment %s: data source brainmri has the task \"brain\" only, got %q", e.Name, e.Data.Phantom.Task)
+		}
 	case "covidqu":
 		if e.Data.Root == "" {
 			return fmt.Errorf("experiment %s: data source covidqu needs the COVID-QU-Ex folder (data.root)", e.Name)
 		}
 	default:
-		return fmt.Errorf("experiment %s: unsupported data source %q (want phantom or covidqu)", e.Name, e.Data.Source)
+		return fmt.Errorf("experiment %s: unsupported data source %q (want phantom, covidqu or brainmri)", e.Name, e.Data.Source)
 	}
 	if e.Diffusion.Timesteps > 0 {
 		if e.Diffusion.BetaStart != schedule.DefaultBetaStart || e.Diffusion.BetaEnd != schedule.DefaultBetaEnd {
@@ -102,9 +106,12 @@ func (e Experiment) ResolveModel() (RunConfig, error) {
 func (e Experiment) LoadSplit(split string) (*dataset.Set, error) {
 	var src dataset.Source
 	var err error
-	if e.Data.Source == "covidqu" {
+	switch e.Data.Source {
+	case "covidqu":
 		src, err = dataset.NewCOVIDQU(e.Data.Root, e.Data.Phantom.Task, e.Data.Phantom.Size, false)
-	} else {
+	case "brainmri":
+		src, err = dataset.NewBrainMRI(e.Data.Phantom.Size)
+	default:
 		src, err = dataset.NewPhantom(e.Data.Phantom)
 	}
 	if err != nil {

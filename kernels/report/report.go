@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,6 +88,22 @@ func Markdown(in Input) ([]byte, error) {
 		}
 	}
 
+	var other []*tables.Table
+	for _, t := range in.Tables {
+		if !segIDs[t.ID] {
+			other = append(other, t)
+		}
+	}
+	sort.Slice(other, func(i, j int) bool { return other[i].ID < other[j].ID })
+	if len(other) > 0 {
+		w("## Our other tables (chapter 2 sample quality, and studies beyond the thesis)\n\n")
+		for _, t := range other {
+			if err := segSection(&b, t, in.Artifacts); err != nil {
+				return nil, err
+			}
+		}
+	}
+
 	w("## Audit of the published tables and of ours\n\n")
 	w("tables.Audit checks every row against the identities its metric definitions imply (balanced accuracy = mean of sensitivity and specificity; Jaccard between D/(2-D) and D; " +
 		"for pooled counts also J = D/(2-D), accuracy between sensitivity and specificity, Dice = 2PS/(P+S), and accuracy and MCC from the confusion matrix that sensitivity, specificity " +
@@ -148,7 +165,10 @@ func Markdown(in Input) ([]byte, error) {
 }
 
 func title(id string) string {
-	return "Table " + strings.TrimPrefix(id, "table")
+	if n := strings.TrimPrefix(id, "table"); n != id {
+		return "Table " + n
+	}
+	return id
 }
 
 // segSection writes one segmentation table: the rows side by side, then the
@@ -188,19 +208,27 @@ func segSection(b *strings.Builder, t *tables.Table, root string) error {
 	}
 	w("Provenance of our rows (each artifact's manifest and evaluation record):\n\n")
 	w("| Row | Artifact | Config sha256 | Dataset fingerprint | Commit | Backend | Images seen (steps x batch) | Train s | Evaluation |\n|---|---|---|---|---|---|---|---:|---|\n")
-	seen := map[string]bool{}
+	// Rows that share a record (pooled and per-image, or the samplers of one
+	// quality record) get one provenance line naming them all.
+	var keys []string
+	labels := map[string][]string{}
 	for _, r := range ours {
 		key := r.Artifact + "/" + r.Eval
-		if seen[key] {
-			continue // pooled and per-image rows share one record
-		}
-		seen[key] = true
-		p, err := provenance(root, r.Artifact, r.Eval)
-		if err != nil {
-			return fmt.Errorf("report: %s row %q: %w", t.ID, r.Label, err)
+		if _, ok := labels[key]; !ok {
+			keys = append(keys, key)
 		}
 		label := strings.TrimSuffix(strings.TrimSuffix(r.Label, ", pooled"), ", per-image mean")
-		w("| %s | `%s` | `%s` | `%s` | `%s` | %s | %s | %.0f | %s |\n", label, r.Artifact, p.config, p.fingerprint, p.commit, p.backend, p.imagesSeen, p.trainSeconds, p.eval)
+		if !slices.Contains(labels[key], label) {
+			labels[key] = append(labels[key], label)
+		}
+	}
+	for _, key := range keys {
+		art, ev, _ := strings.Cut(key, "/")
+		p, err := provenance(root, art, ev)
+		if err != nil {
+			return fmt.Errorf("report: %s row %q: %w", t.ID, labels[key][0], err)
+		}
+		w("| %s | `%s` | `%s` | `%s` | `%s` | %s | %s | %.0f | %s |\n", strings.Join(labels[key], ", "), art, p.config, p.fingerprint, p.commit, p.backend, p.imagesSeen, p.trainSeconds, p.eval)
 	}
 	w("\n")
 	return nil
@@ -281,9 +309,17 @@ func protocolText(raw json.RawMessage) string {
 		return "unreadable protocol"
 	}
 	var parts []string
+	val := func(v any) string {
+		switch v.(type) {
+		case map[string]any, []any:
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+		return fmt.Sprint(v)
+	}
 	if meth, ok := m["method"].(map[string]any); ok {
 		for _, k := range sortedKeys(meth) {
-			parts = append(parts, fmt.Sprintf("%s=%v", k, meth[k]))
+			parts = append(parts, k+"="+val(meth[k]))
 		}
 	} else if s, ok := m["method"].(string); ok {
 		parts = append(parts, s)
@@ -292,7 +328,7 @@ func protocolText(raw json.RawMessage) string {
 		if k == "method" || k == "backend" || k == "batch" {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+		parts = append(parts, k+"="+val(m[k]))
 	}
 	return strings.Join(parts, ", ")
 }

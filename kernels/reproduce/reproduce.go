@@ -393,7 +393,39 @@ func (r *run) chapter3() error {
 			}
 		}
 	}
-	return r.timed("chapter 3: Dice vs sampling steps from the stored masks", r.steps)
+	if err := r.timed("chapter 3: Dice vs sampling steps from the stored masks", r.steps); err != nil {
+		return err
+	}
+	return r.brain()
+}
+
+// brain writes the second dataset's table and figure (experiments brain-*).
+func (r *run) brain() error {
+	results, err := r.segTable("brain MRI: table", func() (*tables.Table, []*ch3.Result, []string, error) {
+		return ch3.BrainTable(r.o.Artifacts, false)
+	})
+	if err != nil || len(results) == 0 {
+		return err
+	}
+	if err := r.timed("brain MRI: figure from the stored masks", func() error {
+		f, err := ch3.FigureLarge(results, "brain", 8)
+		if err != nil {
+			return err
+		}
+		return r.plot(report.Figure{Path: "plots/brain-overlays.png", What: "brain MRI (second dataset): validation slices, errors overlaid, every model", Sources: sources(results)},
+			f, results[0].Eval.Record.Backend.Name)
+	}); err != nil {
+		return err
+	}
+	if r.o.ResampleK < 0 {
+		return nil
+	}
+	for _, res := range results {
+		if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // steps writes the steps study's table and plot when its records exist

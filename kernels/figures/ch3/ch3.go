@@ -13,7 +13,9 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -184,7 +186,7 @@ func (r *Result) Rows(task string) []tables.Row {
 		m      seg.Metrics
 	}{{"pooled", r.Summary.Pooled}, {"per-image mean", r.Summary.PerImageMean}} {
 		out = append(out, tables.Row{Label: r.Model.Label + ", " + agg.suffix, Task: task, Source: tables.SourceDMSeg,
-			Dataset: "phantom", Artifact: r.Artifact.Manifest.ID, Eval: r.Eval.Record.ID, Backend: r.Eval.Record.Backend.Name,
+			Dataset: DatasetName(r.Set.Source), Artifact: r.Artifact.Manifest.ID, Eval: r.Eval.Record.ID, Backend: r.Eval.Record.Backend.Name,
 			Metrics: metricsMap(agg.m), N: agg.m.N})
 	}
 	return out
@@ -211,6 +213,31 @@ func SegTable(root, id, title string, models []Model, how string, verify bool) (
 		return nil, nil, nil, err
 	}
 	t.Title = title
+	return fillSegTable(t, root, models, how, verify)
+}
+
+// OursTable is a segmentation table with our rows only (no thesis table to
+// stand beside), for experiments beyond the thesis.
+func OursTable(root, id, title, caption string, models []Model, how string, verify bool) (*tables.Table, []*Result, []string, error) {
+	t := &tables.Table{ID: id, Title: title, Caption: caption, Columns: tables.SegColumns()}
+	return fillSegTable(t, root, models, how, verify)
+}
+
+// DatasetName is the table name of a data source ("phantom:lung" ->
+// "phantom", "covidqu:lung" -> "COVID-QU-Ex", "brainmri:brain" -> "brain MRI").
+func DatasetName(source string) string {
+	switch strings.SplitN(source, ":", 2)[0] {
+	case "covidqu":
+		return tables.DatasetCOVIDQUEx
+	case "brainmri":
+		return "brain MRI"
+	}
+	return "phantom"
+}
+
+// fillSegTable appends our rows (pooled and per-image mean) for every model
+// with a record to t, and its notes.
+func fillSegTable(t *tables.Table, root string, models []Model, how string, verify bool) (*tables.Table, []*Result, []string, error) {
 	var results []*Result
 	var diffs, missing []string
 	for _, m := range models {
@@ -226,10 +253,20 @@ func SegTable(root, id, title string, models []Model, how string, verify bool) (
 		diffs = append(diffs, r.Diffs...)
 		t.Rows = append(t.Rows, r.Rows(m.Task)...)
 	}
-	t.Notes = append(t.Notes,
-		"dmseg rows: phantom validation split, "+how+", fixed seed, threshold 0.5 (thesis 3.3); "+
-			"`pooled` sums the confusion counts over the split, `per-image mean` averages per-image metrics (0/0 cases as in kernels/metrics/seg). "+
-			"Synthetic phantoms and CPU budgets: not comparable with the thesis's COVID-QU-Ex numbers.")
+	data := map[string]bool{}
+	for _, r := range results {
+		data[DatasetName(r.Set.Source)] = true
+	}
+	names := slices.Sorted(maps.Keys(data))
+	if len(names) == 0 {
+		names = []string{"phantom"}
+	}
+	note := "dmseg rows: " + strings.Join(names, " and ") + " validation split, " + how + ", fixed seed, threshold 0.5 (thesis 3.3); " +
+		"`pooled` sums the confusion counts over the split, `per-image mean` averages per-image metrics (0/0 cases as in kernels/metrics/seg)."
+	if data["phantom"] || len(results) == 0 {
+		note += " Synthetic phantoms and CPU budgets: not comparable with the thesis's COVID-QU-Ex numbers."
+	}
+	t.Notes = append(t.Notes, note)
 	if len(missing) > 0 {
 		t.Notes = append(t.Notes, "Not trained yet (no artifact): "+strings.Join(missing, ", ")+"; `make train-all` trains them.")
 	}
@@ -410,4 +447,23 @@ func Uncertainty(backend backends.Backend, r *Result, n, k int, seed int64) ([]b
 	fig, err := synthesis.Labeled(grid, fmt.Sprintf("%s, %d DDIM samples per image: fused probability and disagreement", r.Model.Label, k),
 		[]string{"X-ray", "ground truth", "P(foreground)", "2 sqrt(p(1-p))"}, nil, r.Artifact.Manifest.ID, 7)
 	return fig, res, err
+}
+
+// BrainModels are chapter 3's DDPM (its better conditioning on our phantom
+// lungs, concatenation) and the U-Net baseline on the second dataset, the
+// embedded real brain MRI (experiments brain-*).
+func BrainModels() []Model {
+	return []Model{
+		{"DDPM concatenation", "brain-ddpm-concat-cpu", "brain"},
+		{"U-Net baseline (BCE + Dice)", "brain-unet-cpu", "brain"},
+	}
+}
+
+// BrainTable is the table of BrainModels (thesis/tables/brain): no thesis
+// numbers exist for this dataset (the thesis's future work asks for a second one).
+func BrainTable(root string, verify bool) (*tables.Table, []*Result, []string, error) {
+	return OursTable(root, "brain", "dmseg's chapter-3 models on a second dataset: brain masks of a real T1 MRI",
+		"Brain mask (label > 0) of the real T1 MRI embedded in dmseg (ITK's KmeansTest volume: one subject, coronal slices at 64x64, "+
+			"train/val/test in blocks of neighbouring slices). One subject and a few dozen slices: an end-to-end check on real anatomy, not a benchmark.",
+		BrainModels(), "one DDIM sample per image (the U-Net baseline: one forward pass)", verify)
 }
