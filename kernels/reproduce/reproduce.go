@@ -384,13 +384,8 @@ func (r *run) chapter3() error {
 		}); err != nil {
 			return err
 		}
-		if r.o.ResampleK < 0 {
-			continue
-		}
-		for _, res := range results {
-			if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
-				return err
-			}
+		if err := r.resampleAll(results); err != nil {
+			return err
 		}
 	}
 	if err := r.timed("chapter 3: Dice vs sampling steps from the stored masks", r.steps); err != nil {
@@ -417,15 +412,7 @@ func (r *run) brain() error {
 	}); err != nil {
 		return err
 	}
-	if r.o.ResampleK < 0 {
-		return nil
-	}
-	for _, res := range results {
-		if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.resampleAll(results)
 }
 
 // steps writes the steps study's table and plot when its records exist
@@ -468,6 +455,19 @@ func (r *run) steps() error {
 		srcs = append(srcs, a.Manifest.ID+"/"+q.Eval)
 	}
 	return r.plot(report.Figure{Path: "plots/ch3-dice-vs-steps.png", What: "pooled Dice and seconds per image vs DDIM steps, and DDPM-1000", Sources: srcs}, f, backend)
+}
+
+// resampleAll re-draws the first ResampleK predictions of each result's record.
+func (r *run) resampleAll(results []*ch3.Result) error {
+	if r.o.ResampleK < 0 {
+		return nil
+	}
+	for _, res := range results {
+		if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resample re-draws the first k predictions of a record from the artifact's
@@ -528,15 +528,7 @@ func (r *run) chapter4() error {
 	}); err != nil {
 		return err
 	}
-	if r.o.ResampleK < 0 {
-		return nil
-	}
-	for _, res := range results {
-		if err := r.resample(res.Artifact, res.Eval, min(r.o.ResampleK, res.Protocol.Batch, res.Protocol.N)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.resampleAll(results)
 }
 
 // segTable writes a segmentation table whose numbers build re-derives from
