@@ -89,10 +89,15 @@ func ConvKernel(x, kernel *Node, stride, pad int) *Node {
 // ConvKernelPadded is ConvKernel with per-side padding. On XLA backends it is the native
 // convolution; on the pure-Go backend (whose convolution has no gradient in GoMLX v0.26) it is
 // im2col: a Gather with a precomputed index table followed by one matrix product.
-// Both compute the same function and both are differentiable.
+// Both compute the same function and both are differentiable. Kernels of even size take
+// im2col on XLA too: GoMLX v0.26's gradient of the native convolution with respect to its
+// input is wrong for them (relative errors of order 1 against finite differences; odd
+// kernels are exact), which would feed wrong gradients to whatever precedes a DiT patch
+// embedding or a 4x4 PatchGAN layer.
 func ConvKernelPadded(x, kernel *Node, stride int, pad Pads) *Node {
 	checkConv(x, kernel, stride, pad)
-	if UseIm2col(x.Graph()) {
+	kd := kernel.Shape().Dimensions
+	if UseIm2col(x.Graph()) || kd[0]%2 == 0 || kd[1]%2 == 0 {
 		return convIm2col(x, kernel, stride, pad)
 	}
 	return Convolve(x, kernel).Strides(stride).

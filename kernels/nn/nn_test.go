@@ -57,6 +57,11 @@ var convCases = []convCase{
 	{"3x3-pad2", 1, 4, 4, 2, 2, 3, 1, Pads{2, 2, 2, 2}},
 	{"3x3-stride2-asym", 2, 6, 6, 3, 2, 3, 2, Pads{0, 1, 0, 1}},
 	{"5x5-stride2-same", 2, 7, 8, 2, 3, 5, 2, SamePad(5)},
+	// Even kernels (DiT's patch embedding, PatchGAN's 4x4): GoMLX v0.26's XLA convolution
+	// gradient with respect to the input is wrong for them, so they go through im2col.
+	{"2x2-stride2-patch", 2, 4, 6, 3, 2, 2, 2, Pads{}},
+	{"4x4-stride2-pad1", 1, 8, 8, 2, 3, 4, 2, Pads{1, 1, 1, 1}},
+	{"4x4-stride1", 2, 6, 5, 2, 2, 4, 1, Pads{}},
 }
 
 func TestConvForwardMatchesNaive(t *testing.T) {

@@ -70,10 +70,10 @@ func discConv(ctx *context.Context, x *Node, cout, stride int, bias bool) *Node 
 
 // conv4x4 is the 4x4 convolution with padding 1 of the discriminator. On XLA backends the kernel
 // is embedded in a 5x5 one (a zero last row and column) with padding (1,2,1,2), the same
-// function: GoMLX v0.26's gradient of the native convolution is wrong for even kernel sizes
-// (measured: relative errors near 1 against finite differences for 2x2 and 4x4 kernels at
-// strides 1 and 2, while 3x3 and 5x5 agree to 1e-8). The pure-Go backend's im2col convolution
-// is correct for any size and takes the 4x4 kernel as it is.
+// function: GoMLX v0.26's native-convolution gradient is wrong for even kernel sizes, so
+// nn.ConvKernelPadded would route a 4x4 kernel through im2col; the odd 5x5 kernel keeps XLA's
+// faster native convolution with a correct gradient. The pure-Go backend takes the 4x4 kernel
+// as it is (im2col).
 func conv4x4(x, w *Node, stride int) *Node {
 	if nn.UseIm2col(x.Graph()) {
 		return nn.ConvKernelPadded(x, w, stride, nn.Pads{Top: 1, Bottom: 1, Left: 1, Right: 1})
