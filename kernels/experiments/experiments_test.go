@@ -159,14 +159,17 @@ func TestWithCOVIDQU(t *testing.T) {
 // aux_dice is a ddpm-seg option in (0, 100]; it is absent from the recorded
 // config when off, so configs without it keep their hashes.
 func TestAuxDiceValidation(t *testing.T) {
-	inf, _ := Get("ch3-ddpm-add-infection-cpu")
+	inf, _ := Get("ch3-ddpm-add-infection-auxdice-cpu")
 	if inf.Diffusion.AuxDice != 1 || inf.Validate() != nil {
-		t.Fatalf("ch3-ddpm-add-infection-cpu: aux_dice %g, %v", inf.Diffusion.AuxDice, inf.Validate())
+		t.Fatalf("ch3-ddpm-add-infection-auxdice-cpu: aux_dice %g, %v", inf.Diffusion.AuxDice, inf.Validate())
+	}
+	if plain, _ := Get("ch3-ddpm-add-infection-cpu"); plain.Diffusion.AuxDice != 0 || plain.Train != inf.Train || plain.Model != inf.Model {
+		t.Errorf("the ablation should differ from ch3-ddpm-add-infection-cpu in the objective only")
 	}
 	for _, c := range []struct {
 		name string
 		aux  float64
-	}{{"ch3-ddpm-add-infection-cpu", -1}, {"ch3-ddpm-add-infection-cpu", 1e3}, {"ch2-ddpm-uncond-cpu", 1}} {
+	}{{"ch3-ddpm-add-infection-auxdice-cpu", -1}, {"ch3-ddpm-add-infection-auxdice-cpu", 1e3}, {"ch2-ddpm-uncond-cpu", 1}} {
 		e, _ := Get(c.name)
 		e.Diffusion.AuxDice = c.aux
 		if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "aux_dice") {

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/models/registry"
+	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/tables"
 )
 
@@ -67,7 +67,7 @@ func HyperTables(root string) ([]HyperCompare, error) {
 		case "table8":
 			hc.Configs = []string{"ch3-ddpm-concat-lung-paper", "ch3-ddpm-add-lung-paper", "ch3-ddpm-add-lung-cpu", "ch3-ddpm-add-infection-cpu"}
 			hc.Note = "The thesis prints one Table 8 with concat_mode true and addition_mode false, although chapter 3 trains both conditionings: our addition model differs in exactly those two keys. " +
-				"Our -cpu segmentation DDPMs use the x0 objective (and, for infection, a soft-Dice term); see Tables 1-2."
+				"Our -cpu segmentation DDPMs use the x0 objective; see Tables 1-2."
 		default:
 			hc.Note = "VQ-GANs are not built yet (issue 13): nothing to compare."
 		}
@@ -131,11 +131,12 @@ func tuple(v []int) string {
 
 func g(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// configOf returns the config an experiment's newest artifact under root
-// records (and that artifact's id), else the registry's (and "registry").
+// configOf returns the config the experiment's newest artifact of its current
+// definition under root records (and that artifact's id), else the
+// registry's (and "registry").
 func configOf(root, name string) (experiments.RunConfig, string, error) {
 	if root != "" {
-		if a, err := artifacts.Open(root, name); err == nil {
+		if a, err := runners.CurrentArtifact(root, name); err == nil {
 			var rc experiments.RunConfig
 			if err := a.DecodeConfig(&rc); err != nil {
 				return rc, "", err

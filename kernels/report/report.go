@@ -60,7 +60,7 @@ func Markdown(in Input) ([]byte, error) {
 		"45 minutes on 2 CPU cores (the images seen per row are listed below), on a smaller U-Net; the `-gpu` and `-paper` experiments carry the thesis's scale and settings when a GPU is available.\n",
 		thesisImagesSeen[tables.TaskLung], thesisImagesSeen[tables.TaskInfection])
 	w("- **Objective.** Our `-cpu` segmentation DDPMs predict x0 instead of the thesis's eps (at CPU budgets eps does not learn masks; shared/notes/chapters-3-5.md), " +
-		"and the infection ones add a soft-Dice term; Table 8 below marks every difference.\n")
+		"Table 8 below marks every difference; Table 2 adds an objective ablation (a soft-Dice term on x0_hat).\n")
 	w("- **Aggregation.** The thesis does not say how it aggregated over images; we report pooled (one confusion matrix over the split) and per-image means. " +
 		"The audit below shows which published rows cannot be pooled.\n")
 	w("- **Comparable within dmseg.** Rows of the same table share data, split, seed and protocol, so add vs concatenation vs the U-Net baseline is a fair comparison at our budget.\n\n")

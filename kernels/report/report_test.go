@@ -68,16 +68,6 @@ func TestHyperTablesMarkTheDifferences(t *testing.T) {
 			}
 		}
 	}
-	// The registry's infection config adds the soft-Dice term (its first artifact did not).
-	reg, err := HyperTables("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range reg[2].Lines {
-		if l.Key == "l_simple_weight" && (reg[2].Configs[3] != "ch3-ddpm-add-infection-cpu" || l.Status[3] != Differs || reg[2].Sources[3] != "registry") {
-			t.Errorf("registry %s: l_simple_weight %q %s from %s", reg[2].Configs[3], l.Ours[3], l.Status[3], reg[2].Sources[3])
-		}
-	}
 	if checked < 50 {
 		t.Errorf("only %d values checked", checked)
 	}

@@ -418,7 +418,7 @@ func (r *run) brain() error {
 // steps writes the steps study's table and plot when its records exist
 // (scripts/ch3-steps.sh makes them).
 func (r *run) steps() error {
-	a, err := artifacts.Open(r.o.Artifacts, ch3.StepsStudy)
+	a, err := runners.CurrentArtifact(r.o.Artifacts, ch3.StepsStudy)
 	if err != nil {
 		r.logf("chapter 3: steps study skipped: %v\n", err)
 		return nil

@@ -12,12 +12,14 @@ package runners
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
@@ -392,4 +394,46 @@ func CheckData(a *artifacts.Artifact, e experiments.Experiment) error {
 			a.Manifest.ID, a.Manifest.Dataset.Name, want, got, a.Manifest.Git.Commit)
 	}
 	return nil
+}
+
+// ErrOutdated says an experiment's artifacts were all trained with an
+// earlier definition of the experiment.
+var ErrOutdated = errors.New("no artifact of the current definition")
+
+// CurrentArtifact opens ref: an experiment name resolves to its newest
+// artifact whose recorded config is the experiment's current definition (the
+// same config sha256), so that an artifact of an earlier definition never
+// stands for the experiment in a table; anything else (an artifact id or a
+// unique prefix) opens as artifacts.Open does. An experiment whose artifacts
+// are all of earlier definitions gives an error wrapping ErrOutdated that
+// names them; one with none wraps artifacts.ErrNotFound.
+func CurrentArtifact(root, ref string) (*artifacts.Artifact, error) {
+	e, err := experiments.Get(ref)
+	if err != nil {
+		return artifacts.Open(root, ref)
+	}
+	rc, err := e.ResolveModel()
+	if err != nil {
+		return nil, err
+	}
+	cj, err := artifacts.CanonicalJSON(rc)
+	if err != nil {
+		return nil, err
+	}
+	want := artifacts.SHA256Hex(cj)
+	ms, _ := artifacts.List(root) // newest first
+	var older []string
+	for _, m := range ms {
+		if m.Experiment != ref {
+			continue
+		}
+		if m.ConfigSHA256 == want {
+			return artifacts.Open(root, m.ID)
+		}
+		older = append(older, m.ID)
+	}
+	if len(older) > 0 {
+		return nil, fmt.Errorf("experiment %s: %w (config sha256 %.12s); artifacts of earlier definitions: %s", ref, ErrOutdated, want, strings.Join(older, ", "))
+	}
+	return nil, fmt.Errorf("experiment %s in %s: %w", ref, root, artifacts.ErrNotFound)
 }
