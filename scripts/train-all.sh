@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make train-all (the retrain tier of make reproduce): retrain every experiment that fits this machine,
 # store new artifacts, evaluate each into a record beside it, and regenerate the tables and figures
-# (UPDATE: new artifacts give new numbers). Slow on 2 CPU cores: chapter 2 about 1.5 hours, chapter 3 about 3 hours, chapter 4 about 1.5 hours, the brain MRI about 20 minutes.
+# (UPDATE: new artifacts give new numbers). Slow on 2 CPU cores: chapter 2 about 1.5 hours, chapter 3 about 5 hours (with the seed study), chapter 4 about 1.5 hours, the brain MRI about 20 minutes.
 #
 #   TRAIN_EXPERIMENTS  space-separated experiment names (default: the CPU-sized ones)
 #   TRAIN_RESUME=1     continue interrupted runs from .cache/runs/NAME instead of starting over
@@ -17,6 +17,7 @@ go build -o bin/dmseg ./kernels/cmd/dmseg
 exps=${TRAIN_EXPERIMENTS:-ch2-ddpm-uncond-cpu \
   ch3-ddpm-add-lung-cpu ch3-ddpm-concat-lung-cpu ch3-unet-lung-cpu \
   ch3-ddpm-add-infection-cpu ch3-ddpm-concat-infection-cpu ch3-unet-infection-cpu \
+  ch3-ddpm-add-lung-cpu-seed2 ch3-ddpm-add-lung-cpu-seed3 ch3-ddpm-concat-lung-cpu-seed2 ch3-ddpm-concat-lung-cpu-seed3 \
   ch4-bbdm-lung-cpu ch4-bbdm-infection-cpu \
   brain-ddpm-concat-cpu brain-unet-cpu}
 for e in $exps; do

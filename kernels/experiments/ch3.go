@@ -1,6 +1,8 @@
 package experiments
 
 import (
+	"fmt"
+
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/train"
 )
@@ -51,6 +53,11 @@ var cpuSegDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaSt
 // while the experiment carried it), so the -cpu experiments keep plain MSE.
 var auxDiceDiffusion = DiffusionSpec{Timesteps: 1000, Beta: "sqrt-linear", BetaStart: 1e-4, BetaEnd: 0.02, Param: "x0", AuxDice: 1}
 
+// SeedRuns is the number of training seeds of the chapter-3 seed study (the
+// lung DDPMs, addition and concatenation): the -cpu experiment is seed 1,
+// <name>-cpu-seed2 ... seed<SeedRuns> the others.
+const SeedRuns = 3
+
 // ch3Budget is the step budget of the -cpu and -gpu sizes of a task.
 type ch3Budget struct {
 	cpuSteps, unetSteps, gpuSteps int64
@@ -84,6 +91,19 @@ func init() {
 				Sampling: segSampling,
 			}
 			add(cpu)
+			if task == "lung" {
+				// The seed study (the thesis's future work: repeated runs): the same
+				// config with other training seeds (initialisation, t and noise draws)
+				// and batch orders; the phantom data and the evaluation seed stay.
+				for k := 2; k <= SeedRuns; k++ {
+					sd := cpu
+					sd.Name = fmt.Sprintf("%s-cpu-seed%d", name, k)
+					sd.Train.Seed = cpu.Train.Seed + int64(k-1)
+					sd.Data.ShuffleSeed = cpu.Data.ShuffleSeed + uint64(k-1)
+					sd.Description = fmt.Sprintf("Seed study: %s with training seed %d and shuffle seed %d.", cpu.Name, sd.Train.Seed, sd.Data.ShuffleSeed)
+					add(sd)
+				}
+			}
 			if task == "infection" && mode == "add" {
 				ab := cpu
 				ab.Name = name + "-auxdice-cpu"

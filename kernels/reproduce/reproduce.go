@@ -391,6 +391,21 @@ func (r *run) chapter3() error {
 	if err := r.timed("chapter 3: Dice vs sampling steps from the stored masks", r.steps); err != nil {
 		return err
 	}
+	seeds, err := r.segTable("chapter 3: seed study", func() (*tables.Table, []*ch3.Result, []string, error) {
+		return ch3.SeedTable(r.o.Artifacts)
+	})
+	if err != nil {
+		return err
+	}
+	var extra []*ch3.Result // seed 1 is re-sampled with Table 1
+	for _, res := range seeds {
+		if strings.Contains(res.Artifact.Manifest.Experiment, "-seed") {
+			extra = append(extra, res)
+		}
+	}
+	if err := r.resampleAll(extra); err != nil {
+		return err
+	}
 	return r.brain()
 }
 

@@ -1,0 +1,65 @@
+package ch3
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMeanStd(t *testing.T) {
+	m, s := MeanStd([]float64{0.9, 0.95, 1.0})
+	if math.Abs(m-0.95) > 1e-15 || math.Abs(s-0.05) > 1e-15 {
+		t.Errorf("mean %g std %g, want 0.95 and 0.05", m, s)
+	}
+	if m, s := MeanStd([]float64{2}); m != 2 || s != 0 {
+		t.Errorf("one value: %g %g", m, s)
+	}
+}
+
+// With the committed seed-1 lung DDPMs only: one row per trained seed with
+// its record's Dice, no mean rows (fewer than two seeds), the missing seeds
+// named, and the ranking compared on the one pair.
+func TestSeedTableWithCommittedArtifacts(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "artifacts")
+	if _, err := os.Stat(filepath.Join(root, "ch3-ddpm-concat-lung-cpu-20261202-68c61e4b")); err != nil {
+		t.Skip("committed chapter-3 artifacts not here")
+	}
+	tab, res, diffs, err := SeedTable(root)
+	if err != nil || len(diffs) > 0 {
+		t.Fatal(err, diffs)
+	}
+	if err := tab.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	trained := 0
+	for _, r := range tab.Rows {
+		if strings.Contains(r.Label, "mean of") {
+			if r.N < 2 {
+				t.Errorf("mean row over %d seeds: %+v", r.N, r)
+			}
+			continue
+		}
+		trained++
+		found := false
+		for _, x := range res {
+			if x.Artifact.Manifest.ID == r.Artifact && x.Summary.Pooled.Dice == r.Metrics["dice"] {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("row %q: Dice %g does not come from its record", r.Label, r.Metrics["dice"])
+		}
+	}
+	if trained != len(res) || trained < 2 {
+		t.Fatalf("%d seed rows for %d results", trained, len(res))
+	}
+	notes := strings.Join(tab.Notes, " ")
+	if trained < 6 && !strings.Contains(notes, "Not trained yet") {
+		t.Errorf("missing seeds not named: %s", notes)
+	}
+	if !strings.Contains(notes, "seeds compared pairwise") {
+		t.Errorf("no ranking note: %s", notes)
+	}
+}
