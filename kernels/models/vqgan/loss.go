@@ -6,6 +6,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/nn"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // HingeDLoss is taming's hinge_d_loss: 0.5 (mean(relu(1 - real)) + mean(relu(1 + fake))).
@@ -156,4 +157,41 @@ func DiscriminatorLoss(l LossConfig, step, logitsReal, logitsFake *Node) *Node {
 		d = VanillaDLoss(logitsReal, logitsFake)
 	}
 	return Mul(AdoptWeightNode(l.DiscFactor, step, l.DiscStart, d.DType()), d)
+}
+
+// DiscScope is the scope of the discriminator's variables under the training context.
+const DiscScope = "discriminator"
+
+// StepLoss is one training step's loss for a single optimiser over every
+// variable (generator and discriminator), and its parts.
+type StepLoss struct {
+	Total *Node // its value is Gen.Total + Disc; its gradients are routed (see TrainingLoss)
+	Gen   GenLoss
+	Disc  *Node
+	Q     Quantized
+}
+
+// TrainingLoss is the reference's two-optimiser GAN step (optimizer_idx 0:
+// autoencoder, 1: discriminator, on the same batch) as one loss for one
+// optimiser (train.Run): Gen.Total + Disc - (c - sg(c)), where the correction
+// c = DWeight * DiscFactor * GAN(D(sg(rec))) is computed on the StopGradient'ed
+// reconstruction (so Total's value is Gen.Total + Disc). Its gradient on the discriminator cancels
+// the generator term's, and it has none on the autoencoder; the
+// discriminator loss sees StopGradient'ed images. So the autoencoder's
+// variables get exactly the gradient of Gen.Total with the discriminator
+// frozen, and the discriminator's exactly that of Disc: simultaneous updates
+// of the two players. step is the training step (a scalar node; the GAN
+// terms are off before LossConfig.DiscStart). ctx must be unchecked (the
+// discriminator is applied three times); the discriminator lives under
+// ctx.In(DiscScope).
+func TrainingLoss(ctx *context.Context, cfg Config, d DiscConfig, l LossConfig, step, x *Node) StepLoss {
+	dec, q := Forward(ctx, cfg, x)
+	img := ReconImage(l.Recon, dec)
+	disc := func(in *Node) *Node { return Discriminator(ctx.In(DiscScope), d, in) }
+	gen := GeneratorLoss(l, step, x, dec, q.Loss, disc(img), LastLayer(ctx, x.Graph()))
+	fakeSG := disc(StopGradient(img))
+	dl := DiscriminatorLoss(l, step, disc(StopGradient(x)), fakeSG)
+	cancel := Mul(Mul(StopGradient(gen.DWeight), gen.DiscFactor), GeneratorGANLoss(fakeSG))
+	// Sub(cancel, StopGradient(cancel)) is zero in value and carries only the cancelling gradient.
+	return StepLoss{Total: Add(Sub(gen.Total, Sub(cancel, StopGradient(cancel))), dl), Gen: gen, Disc: dl, Q: q}
 }

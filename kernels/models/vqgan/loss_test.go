@@ -235,3 +235,68 @@ func TestTrainingGraph(t *testing.T) {
 		t.Errorf("the discriminator loss reaches the generator (gradient %g on %s)", g, names[0])
 	}
 }
+
+// TrainingLoss routes gradients as the reference's two optimisers do: on
+// every autoencoder variable its gradient equals that of the generator loss
+// alone, on every discriminator variable that of the discriminator loss alone
+// (checked element-wise, GAN on), and its value is their sum.
+func TestTrainingLossRoutesGradients(t *testing.T) {
+	cfg := gradCfg()
+	cfg.Resolution = 16
+	d := DiscConfig{InChannels: 1, NDF: 4, NLayers: 2, NormGroups: 2}
+	l := DefaultLoss(ReconL1, 0)
+	b, _ := engine.MustNew("go")
+	ctx := context.New()
+	x := modeltest.Normal(3, 2, 16, 16, 1)
+	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, in []*Node) []*Node {
+		ctx = ctx.Checked(false)
+		g := in[0].Graph()
+		sl := TrainingLoss(ctx, cfg, d, l, in[1], in[0])
+		var gen, dis []*Node
+		for v := range ctx.IterVariables() {
+			if strings.HasPrefix(v.Scope(), "/"+DiscScope+"/") {
+				dis = append(dis, v.ValueGraph(g))
+			} else {
+				gen = append(gen, v.ValueGraph(g))
+			}
+		}
+		maxDiff := func(a, b []*Node) *Node {
+			m := ScalarZero(g, a[0].DType())
+			for i := range a {
+				m = Max(m, ReduceAllMax(Abs(Sub(a[i], b[i]))))
+			}
+			return m
+		}
+		maxAbs := func(a []*Node) *Node {
+			m := ScalarZero(g, a[0].DType())
+			for i := range a {
+				m = Max(m, ReduceAllMax(Abs(a[i])))
+			}
+			return m
+		}
+		gTot, gGen := Gradient(sl.Total, gen...), Gradient(sl.Gen.Total, gen...)
+		dTot, dDis := Gradient(sl.Total, dis...), Gradient(sl.Disc, dis...)
+		return []*Node{Sub(sl.Total, Add(sl.Gen.Total, sl.Disc)), maxDiff(gTot, gGen), maxAbs(gGen), maxDiff(dTot, dDis), maxAbs(dDis),
+			maxAbs(Gradient(sl.Gen.Total, dis...)), Mul(sl.Gen.DWeight, sl.Gen.DiscFactor)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(x, int32(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]float64, len(out))
+	for i, o := range out {
+		v[i] = scalar(t, o)
+	}
+	if math.Abs(v[0]) > 1e-6 {
+		t.Errorf("value: Total - (Gen + Disc) = %g", v[0])
+	}
+	if !(v[6] > 0) || !(v[5] > 0) {
+		t.Fatalf("test premise: the GAN term is on (weight %g) and reaches the discriminator (%g)", v[6], v[5])
+	}
+	if v[1] > 1e-6*v[2] || v[3] > 1e-6*v[4] || v[2] == 0 || v[4] == 0 {
+		t.Errorf("autoencoder gradients differ from the generator loss's by %g (scale %g); discriminator's from the discriminator loss's by %g (scale %g)", v[1], v[2], v[3], v[4])
+	}
+}
