@@ -8,6 +8,7 @@ package experiments
 
 import (
 	"fmt"
+	"github.com/dmseg/dmseg/kernels/models/vqgan"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,6 +64,13 @@ type SamplingSpec struct {
 	EvalSeed    int64   `json:"eval_seed"`
 }
 
+// VQSpec is what a VQ-GAN experiment reconstructs and its loss (thesis 5.1;
+// the loss settings are not stated in the thesis).
+type VQSpec struct {
+	Target string           `json:"target"` // "image" (X-rays, L1) or "mask" (BCE on the logits)
+	Loss   vqgan.LossConfig `json:"loss"`
+}
+
 // BridgeSpec is the Brownian bridge of a BBDM experiment (thesis 1.3, Table 7).
 type BridgeSpec struct {
 	Timesteps   int     `json:"num_timesteps"`
@@ -85,6 +93,7 @@ type Experiment struct {
 	Data        DataSpec      `json:"data"`
 	Diffusion   DiffusionSpec `json:"diffusion"`
 	Bridge      *BridgeSpec   `json:"bridge,omitempty"` // bbdm-seg only
+	VQ          *VQSpec       `json:"vq,omitempty"`     // vqgan only
 	Train       train.Config  `json:"train"`
 	Sampling    SamplingSpec  `json:"sampling"`
 	// DependsOn names the artifact ids this experiment builds on (the VQ-GANs of a latent
@@ -125,6 +134,10 @@ func (e Experiment) Resolved() Experiment {
 		b := *e.Bridge
 		e.Bridge = &b
 	}
+	if e.VQ != nil {
+		v := *e.VQ
+		e.VQ = &v
+	}
 	if e.Data.CLAHE != nil {
 		c := *e.Data.CLAHE
 		e.Data.CLAHE = &c
@@ -161,6 +174,10 @@ func Get(name string) (Experiment, error) {
 	if e.Bridge != nil {
 		b := *e.Bridge
 		e.Bridge = &b
+	}
+	if e.VQ != nil {
+		v := *e.VQ
+		e.VQ = &v
 	}
 	if e.Data.CLAHE != nil {
 		c := *e.Data.CLAHE

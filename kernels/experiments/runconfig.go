@@ -24,6 +24,9 @@ type RunConfig struct {
 	Experiment  Experiment      `json:"experiment"`
 	ModelConfig registry.Config `json:"model_config"`
 	ModelParams int             `json:"model_params"`
+	// Autoencoder is the VQ-GAN of a vqgan experiment (ModelConfig is then
+	// empty; ModelParams counts the inference model, the discriminator apart).
+	Autoencoder *registry.Autoencoder `json:"autoencoder,omitempty"`
 }
 
 // Validate checks an experiment before anything expensive happens.
@@ -54,6 +57,14 @@ func (e Experiment) Validate() error {
 	}
 	if a := e.Diffusion.AuxDice; a != 0 && (e.Kind != KindDDPMSeg || !(a > 0 && a <= 100)) {
 		return fmt.Errorf("experiment %s: diffusion aux_dice %g: only a ddpm-seg experiment takes it, in (0, 100]", e.Name, a)
+	}
+	if e.Kind == KindVQGAN {
+		if e.VQ == nil || (e.VQ.Target != "image" && e.VQ.Target != "mask") {
+			return fmt.Errorf("experiment %s: a vqgan experiment needs vq.target image or mask", e.Name)
+		}
+		if err := e.VQ.Loss.Validate(); err != nil {
+			return fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
 	}
 	if e.Kind == KindBBDMSeg || e.Kind == KindLBBDMSeg {
 		b := e.Bridge
@@ -90,6 +101,14 @@ func (e Experiment) Schedule() (*schedule.DDPM, error) {
 // ResolveModel resolves the experiment (defaults filled in) and its network by
 // registry name into the config an artifact records.
 func (e Experiment) ResolveModel() (RunConfig, error) {
+	if e.Kind == KindVQGAN {
+		a, err := registry.LookupAutoencoder(e.Model)
+		if err != nil {
+			return RunConfig{}, fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+		n, _, _, _ := a.ParamCount()
+		return RunConfig{Experiment: e.Resolved(), ModelParams: n, Autoencoder: &a}, nil
+	}
 	mc, err := registry.Lookup(e.Model)
 	if err != nil {
 		return RunConfig{}, fmt.Errorf("experiment %s: %w", e.Name, err)
@@ -141,11 +160,13 @@ func CheckRecorded(recorded json.RawMessage) ([]string, error) {
 	}
 	res := rc
 	res.Experiment = rc.Experiment.Resolved()
-	mc, err := rc.ModelConfig.Recorded()
-	if err != nil {
-		return nil, err
+	if rc.Autoencoder == nil {
+		mc, err := rc.ModelConfig.Recorded()
+		if err != nil {
+			return nil, err
+		}
+		res.ModelConfig = mc
 	}
-	res.ModelConfig = mc
 	resJSON, err := json.Marshal(res)
 	if err != nil {
 		return nil, err

@@ -450,3 +450,12 @@ func UseEMA(ctx *context.Context) error {
 	}
 	return nil
 }
+
+// StepNode returns, inside a loss function run by Run, the number of steps
+// completed before this one (0 at the first step) as an int32 scalar: for
+// terms switched on after a warm-up (e.g. a GAN loss). It reads the
+// optimiser's own step counter, so it resumes with the checkpoint.
+func StepNode(ctx *context.Context, g *Graph) *Node {
+	v := stateVar(ctx, trainScope, "step", int64(0))
+	return ConvertDType(v.ValueGraph(g), dtypes.Int32)
+}

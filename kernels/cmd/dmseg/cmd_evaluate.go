@@ -42,7 +42,9 @@ noise) and the fraction of speckled samples.
 
 ddpm-seg: one DDIM sample per image of the validation split (thesis 3.3; --samples K fuses K, with
 metrics for k = 1, 3, 5, 9 of them), threshold 0.5, the 8 metrics pooled and per image, the masks
-stored. unet-seg: one forward pass per image.
+stored. unet-seg: one forward pass per image. vqgan: reconstructs the held-out split (PSNR and L1;
+for mask VQ-GANs the 8 metrics of the thresholded reconstruction against the mask), codebook usage
+and perplexity, the reconstructions stored.
 
 --ddim-steps, --eta, --spacing and --clip-x0 replace the experiment's DDIM settings (ddpm-uncond,
 ddpm-seg); the values that ran are part of the record's protocol and so of its id. Choose them on

@@ -17,6 +17,7 @@ import (
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg"    // registers the ddpm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmuncond" // registers the ddpm-uncond runner
 	_ "github.com/dmseg/dmseg/kernels/runners/unetseg"    // registers the unet-seg runner
+	_ "github.com/dmseg/dmseg/kernels/runners/vqgan"      // registers the vqgan runner
 	"github.com/gomlx/gomlx/backends"
 )
 
