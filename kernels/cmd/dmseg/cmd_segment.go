@@ -17,9 +17,11 @@ func init() {
 
 func runSegment(args []string) error {
 	fs := newFlags("segment", "--artifact ID --image IN.png --out MASK.png [--samples K] [--overlay FILE] [--uncertainty FILE]", `
-Segments one image of any size with a trained chapter-3 model (a ddpm-seg or unet-seg artifact):
-the image is converted to 8-bit gray, resized to the model's size (64x64, area averaging), and
-segmented K times (a DDPM draws K masks from K noise seeds; the U-Net baseline is deterministic).
+Segments one image of any size with a trained model (a ddpm-seg, unet-seg or bbdm-seg artifact):
+the image is converted to 8-bit gray, resized to the model's size (64x64, area averaging),
+equalised with CLAHE when the artifact was trained on CLAHE images (chapter 4 on; the parameters
+its config records), and segmented K times (a DDPM or bridge draws K masks from K noise seeds;
+the U-Net baseline is deterministic).
 The K binarised samples are averaged into a foreground probability, which is resized back to the
 input size (bilinear) and thresholded at 0.5: MASK.png is a 0/255 mask of the input's size.
 
@@ -66,7 +68,11 @@ one on COVID-QU-Ex: read their masks as a demonstration, not a diagnosis.`)
 		return err
 	}
 	defer release()
-	s, err := segeval.Segment(predict, size, img, *k, *seed, diffusion.ProgressBar(os.Stderr, fmt.Sprintf("segment %d sample(s)", *k)))
+	pre, err := segeval.Preprocess(a)
+	if err != nil {
+		return err
+	}
+	s, err := segeval.Segment(predict, size, img, pre, *k, *seed, diffusion.ProgressBar(os.Stderr, fmt.Sprintf("segment %d sample(s)", *k)))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package segeval
 
 import (
+	"github.com/dmseg/dmseg/kernels/data/clahe"
+	"math"
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/data/dataset"
@@ -133,7 +135,7 @@ func TestSegmentUserImage(t *testing.T) {
 		}
 		return out, nil
 	}
-	s, err := Segment(bright, 16, img, 1, 7, nil)
+	s, err := Segment(bright, 16, img, nil, 1, 7, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestSegmentUserImage(t *testing.T) {
 		}
 		return out, nil
 	}
-	s, err = Segment(noisy, 16, img, 3, 7, nil)
+	s, err = Segment(noisy, 16, img, nil, 3, 7, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,5 +176,41 @@ func TestSegmentUserImage(t *testing.T) {
 	}
 	if got := ResizeBilinear([]float32{0.25, 0.25, 0.25, 0.25}, 2, 2, 7, 3); got[10] != 0.25 {
 		t.Errorf("bilinear of a constant: %v", got)
+	}
+}
+
+// With a preprocessing (a BBDM artifact's CLAHE), the model sees the resized
+// image equalised exactly as clahe.Apply does it; without, the resized image.
+func TestSegmentAppliesCLAHE(t *testing.T) {
+	img := imageio.NewGray(40, 40)
+	for j := range img.Pix {
+		img.Pix[j] = uint8(60 + (j*7)%50)
+	}
+	var seen []float32
+	record := func(b *dataset.Batch, seed int64) ([]float32, error) {
+		seen = append([]float32(nil), b.Images...)
+		return make([]float32, len(b.Images)), nil
+	}
+	p := clahe.Params{Clip: 2, TilesX: 2, TilesY: 2}
+	small := imageio.ResizeArea(img, 16, 16)
+	want, err := clahe.Apply(small, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pre  *clahe.Params
+		want *imageio.Gray
+	}{{&p, want}, {nil, small}} {
+		if _, err := Segment(record, 16, img, c.pre, 1, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range c.want.Pix {
+			if got := float32(v)/127.5 - 1; math.Abs(float64(seen[j]-got)) > 1e-6 {
+				t.Fatalf("pre %v: pixel %d seen as %g, want %g", c.pre, j, seen[j], got)
+			}
+		}
+	}
+	if want.Pix[0] == small.Pix[0] && want.Pix[5] == small.Pix[5] && want.Pix[100] == small.Pix[100] {
+		t.Fatal("test premise: CLAHE should change this image")
 	}
 }

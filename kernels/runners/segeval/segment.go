@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/clahe"
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/experiments"
@@ -46,8 +47,8 @@ func PredictorFor(a *artifacts.Artifact, backend backends.Backend) (Predict, int
 			return nil, 0, nil, fmt.Errorf("artifact %s: no predictor registered for kind %q: import its runner package (kernels/runners/ddpmseg or unetseg), or kernels/figures/ch3 which imports both",
 				a.Manifest.ID, rc.Experiment.Kind)
 		}
-		return nil, 0, nil, fmt.Errorf("artifact %s is of kind %q, which does not segment images (segmentation kinds: %s, %s)",
-			a.Manifest.ID, rc.Experiment.Kind, experiments.KindDDPMSeg, experiments.KindUNetSeg)
+		return nil, 0, nil, fmt.Errorf("artifact %s is of kind %q, which does not segment images (segmentation kinds: %s, %s, %s)",
+			a.Manifest.ID, rc.Experiment.Kind, experiments.KindDDPMSeg, experiments.KindUNetSeg, experiments.KindBBDMSeg)
 	}
 	return f(a, backend)
 }
@@ -61,11 +62,23 @@ type Segmentation struct {
 	Samples int
 }
 
-// Segment resizes img to the model's size (area averaging), draws k samples
-// (seeds as SampleSeed(seed, 0, s)), fuses them (mean of the binarised
-// samples), resizes the probability back to the input size (bilinear) and
-// thresholds it at 0.5: a mask at the input's size.
-func Segment(predict Predict, size int, img *imageio.Gray, k int, seed int64, progress diffusion.Progress) (*Segmentation, error) {
+// Preprocess is the image preprocessing an artifact's model was trained
+// with, after resizing to its size: CLAHE with the parameters its config
+// records (chapter 4 on), or nil.
+func Preprocess(a *artifacts.Artifact) (*clahe.Params, error) {
+	var rc experiments.RunConfig
+	if err := a.DecodeConfig(&rc); err != nil {
+		return nil, err
+	}
+	return rc.Experiment.Data.CLAHE, nil
+}
+
+// Segment resizes img to the model's size (area averaging), applies the
+// model's preprocessing pre (CLAHE as the artifact records it, see
+// Preprocess; nil: none), draws k samples (seeds as SampleSeed(seed, 0, s)),
+// fuses them (mean of the binarised samples), resizes the probability back to
+// the input size (bilinear) and thresholds it at 0.5: a mask at the input's size.
+func Segment(predict Predict, size int, img *imageio.Gray, pre *clahe.Params, k int, seed int64, progress diffusion.Progress) (*Segmentation, error) {
 	if k < 1 || k > 255 {
 		return nil, fmt.Errorf("segment: samples must be in 1..255, got %d", k)
 	}
@@ -73,6 +86,13 @@ func Segment(predict Predict, size int, img *imageio.Gray, k int, seed int64, pr
 		return nil, fmt.Errorf("segment: empty image")
 	}
 	small := imageio.ResizeArea(img, size, size)
+	if pre != nil {
+		eq, err := clahe.Apply(small, *pre)
+		if err != nil {
+			return nil, fmt.Errorf("segment: %w", err)
+		}
+		small = eq
+	}
 	set := &dataset.Set{Source: "user", Split: "image", N: 1, H: size, W: size, Images: small.Pix, Masks: make([]uint8, size*size)}
 	pr, err := Run(set, Protocol{N: 1, Samples: k, Seed: seed, Batch: 1, Threshold: 0.5}, predict, progress)
 	if err != nil {
