@@ -113,3 +113,44 @@ func TestToyDDPMAndBridgeLearn(t *testing.T) {
 		t.Logf("bridge samples near the 8 centres: %.2f (moons %.2f)", f, f0)
 	}
 }
+
+// Noised against the closed form of q(x_t|x_0) (eq. 2): per coordinate, the
+// mean is sqrt(abar_t) mean(x_0) and the variance abar_t var(x_0) + 1 - abar_t,
+// within Monte Carlo error on 40,000 points, at several t; t outside the
+// schedule is an error.
+func TestNoisedMoments(t *testing.T) {
+	s, err := schedule.NewDDPM(schedule.BetaLinear, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40000
+	x0, _ := Sample("8gaussians", n, 5)
+	mv := func(p []float32, c int) (m, v float64) {
+		for i := c; i < len(p); i += 2 {
+			m += float64(p[i])
+		}
+		m /= n
+		for i := c; i < len(p); i += 2 {
+			v += (float64(p[i]) - m) * (float64(p[i]) - m)
+		}
+		return m, v / n
+	}
+	for _, ti := range []int{0, 100, 400, 999} {
+		xt, err := Noised(x0, s, ti, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ab := s.AlphasCumprod[ti]
+		for c := 0; c < 2; c++ {
+			m0, v0 := mv(x0, c)
+			m, v := mv(xt, c)
+			wm, wv := math.Sqrt(ab)*m0, ab*v0+1-ab
+			if math.Abs(m-wm) > 4*math.Sqrt(wv/n) || math.Abs(v-wv) > 0.03*wv {
+				t.Errorf("t=%d coord %d: mean %.4f var %.4f, closed form %.4f %.4f", ti, c, m, v, wm, wv)
+			}
+		}
+	}
+	if _, err := Noised(x0, s, 1000, 1); err == nil {
+		t.Error("t = T accepted")
+	}
+}
