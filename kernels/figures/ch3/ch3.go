@@ -8,6 +8,7 @@
 package ch3
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -15,6 +16,7 @@ import (
 	"image/draw"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -82,8 +84,11 @@ type Result struct {
 	Diffs    []string
 }
 
-// SegEval returns the newest single-sample segmentation record of an artifact
-// (the thesis's protocol: one sample per image); verify re-hashes the records.
+// SegEval returns the table record of an artifact: the newest segmentation
+// record made with the experiment's own protocol (the thesis's: one sample
+// per image of the whole held-out split with the experiment's sampler, e.g.
+// DDIM-50), not the records of studies beside it (other step counts, subsets,
+// ensembles); verify re-hashes the records.
 func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
 	var evs []*artifacts.Eval
 	var err error
@@ -95,21 +100,71 @@ func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rc experiments.RunConfig
+	if err := a.DecodeConfig(&rc); err != nil {
+		return nil, err
+	}
+	want, err := json.Marshal(DefaultMethod(rc.Experiment))
+	if err != nil {
+		return nil, err
+	}
 	var q []*artifacts.Eval
+	var ns []int
+	maxN := 0
 	for _, e := range evs {
 		if e.Record.Name != segeval.EvalName {
 			continue
 		}
 		p, _, err := segeval.Open(e)
-		if err == nil && p.Samples == 1 {
-			q = append(q, e)
+		if err != nil || p.Samples != 1 || p.Split != rc.Experiment.Data.HeldOut || !sameJSON(p.Method, want) {
+			continue
+		}
+		q, ns = append(q, e), append(ns, p.N)
+		maxN = max(maxN, p.N)
+	}
+	var full []*artifacts.Eval
+	for i, e := range q {
+		if ns[i] == maxN {
+			full = append(full, e)
 		}
 	}
-	if len(q) == 0 {
-		return nil, fmt.Errorf("artifact %s has no single-sample %q evaluation record; make one with `dmseg evaluate --artifact %s`", a.Manifest.ID, segeval.EvalName, a.Manifest.ID)
+	if len(full) == 0 {
+		return nil, fmt.Errorf("artifact %s has no %q record with the experiment's protocol (one sample per image of the %s split, method %s); make one with `dmseg evaluate --artifact %s`",
+			a.Manifest.ID, segeval.EvalName, rc.Experiment.Data.HeldOut, want, a.Manifest.ID)
 	}
-	sort.SliceStable(q, func(i, j int) bool { return q[i].Record.CreatedAt > q[j].Record.CreatedAt })
-	return q[0], nil
+	sort.SliceStable(full, func(i, j int) bool { return full[i].Record.CreatedAt > full[j].Record.CreatedAt })
+	return full[0], nil
+}
+
+// DefaultMethod is the sampler an experiment's evaluation uses unless told
+// otherwise, as its records write it: DDIM with the experiment's steps, eta,
+// spacing and clipping (ddpm-seg), the bridge's skip-step sampler (bbdm-seg),
+// or "forward" (unet-seg).
+func DefaultMethod(e experiments.Experiment) any {
+	s := e.Resolved().Sampling
+	switch e.Kind {
+	case experiments.KindDDPMSeg:
+		return map[string]any{"sampler": "ddim", "steps": s.DDIMSteps, "eta": s.DDIMEta, "spacing": s.DDIMSpacing, "clip_x0": s.DDIMClipX0}
+	case experiments.KindBBDMSeg:
+		if b := e.Bridge; b != nil {
+			return map[string]any{"sampler": "bbdm", "sample_step": b.SampleSteps, "eta": b.Eta, "clip_x0": b.ClipX0}
+		}
+	}
+	return "forward"
+}
+
+// sameJSON compares two JSON values by meaning (key order and number
+// spelling aside).
+func sameJSON(a any, b []byte) bool {
+	ra, err := json.Marshal(a)
+	if err != nil {
+		return false
+	}
+	var x, y any
+	if json.Unmarshal(ra, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // Open finds the newest artifact of m's experiment under root and its newest

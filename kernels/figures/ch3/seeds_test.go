@@ -1,6 +1,7 @@
 package ch3
 
 import (
+	"github.com/dmseg/dmseg/kernels/artifacts"
 	"math"
 	"os"
 	"path/filepath"
@@ -61,5 +62,25 @@ func TestSeedTableWithCommittedArtifacts(t *testing.T) {
 	}
 	if !strings.Contains(notes, "seeds compared pairwise") {
 		t.Errorf("no ranking note: %s", notes)
+	}
+}
+
+// The table record of an artifact with study records beside it (other step
+// counts on a 50-image subset, DDPM-1000, made later) is the one with the
+// experiment's own protocol: DDIM-50 on the whole validation split.
+func TestSegEvalPicksTheTableRecord(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "artifacts")
+	dir := filepath.Join(root, "ch3-ddpm-concat-lung-cpu-20261202-68c61e4b")
+	evs, _ := filepath.Glob(filepath.Join(dir, "evals", "seg-*"))
+	if len(evs) < 2 {
+		t.Skip("the committed steps-study records are not here")
+	}
+	a, err := artifacts.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := SegEval(a, false)
+	if err != nil || ev.Record.ID != "seg-16ccd2a678" {
+		t.Fatalf("table record %v (%v), want seg-16ccd2a678 among %d records", ev, err, len(evs))
 	}
 }
