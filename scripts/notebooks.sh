@@ -13,8 +13,8 @@ ROOT="$PWD"
 ./scripts/install-notebook-tools.sh
 export PATH="$(go env GOPATH)/bin:$PATH"
 export GOMLX_NO_AUTO_INSTALL=1
-# Interactive controls (GoNB widgets) stop after this many idle seconds; headless runs need no wait.
-export DMSEG_WIDGET_SECONDS="${DMSEG_WIDGET_SECONDS:-1}"
+# Headless: GoNB widgets wait for a browser front-end, so interactive cells draw their default view only.
+export DMSEG_HEADLESS=1
 export DMSEG_PJRT_DIR="${DMSEG_PJRT_DIR:-$ROOT/.pjrt}"
 export PJRT_PLUGIN_LIBRARY_PATH="${PJRT_PLUGIN_LIBRARY_PATH:-$ROOT/.pjrt}"
 timeout="${NOTEBOOK_TIMEOUT:-600}"
