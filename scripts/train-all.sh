@@ -18,7 +18,7 @@ exps=${TRAIN_EXPERIMENTS:-ch2-ddpm-uncond-cpu \
   ch3-ddpm-add-lung-cpu ch3-ddpm-concat-lung-cpu ch3-unet-lung-cpu \
   ch3-ddpm-add-infection-cpu ch3-ddpm-concat-infection-cpu ch3-unet-infection-cpu \
   ch3-ddpm-add-lung-cpu-seed2 ch3-ddpm-add-lung-cpu-seed3 ch3-ddpm-concat-lung-cpu-seed2 ch3-ddpm-concat-lung-cpu-seed3 \
-  ch4-bbdm-lung-cpu ch4-bbdm-infection-cpu \
+  ch4-bbdm-lung-cpu ch4-bbdm-infection-cpu ch4-bbdm-lung-noclahe-cpu ch4-bbdm-lung-dit-cpu ch4-bbdm-infection-dit-cpu \
   brain-ddpm-concat-cpu brain-unet-cpu}
 for e in $exps; do
   echo "== training $e ($(date -u +%H:%M:%S)); log: .cache/train-$e.log"

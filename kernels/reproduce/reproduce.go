@@ -543,7 +543,129 @@ func (r *run) chapter4() error {
 	}); err != nil {
 		return err
 	}
-	return r.resampleAll(results)
+	if err := r.resampleAll(results); err != nil {
+		return err
+	}
+	return r.chapter4Studies()
+}
+
+// chapter4Studies writes what chapter 4 leaves open: CLAHE on vs off, BBDM
+// beside chapter 3 and the DiT bridge beside the U-Net bridge with their
+// budgets (table and loss-vs-time plot), and the sampling studies (Dice vs
+// steps, eta 0 vs 1 over seeds) when their records exist.
+func (r *run) chapter4Studies() error {
+	clahe, err := r.segTable("chapter 4: CLAHE on vs off", func() (*tables.Table, []*ch3.Result, []string, error) {
+		return ch4.CLAHETable(r.o.Artifacts, false)
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.resampleAll(onlyExperiment(clahe, "ch4-bbdm-lung-noclahe-cpu")); err != nil {
+		return err
+	}
+	cmp, err := r.segTable("chapter 4: BBDM vs chapter 3, DiT vs U-Net bridge", func() (*tables.Table, []*ch3.Result, []string, error) {
+		return ch4.CompareTable(r.o.Artifacts, false)
+	})
+	if err != nil {
+		return err
+	}
+	var dits []*ch3.Result
+	for _, res := range cmp {
+		if strings.HasSuffix(res.Artifact.Manifest.Experiment, "-dit-cpu") {
+			dits = append(dits, res)
+		}
+	}
+	if len(dits) > 0 {
+		if err := r.timed("chapter 4: DiT vs U-Net bridge loss curves", func() error {
+			be := dits[0].Eval.Record.Backend.Name
+			f, err := ch4.BackboneFigure(cmp, "loss.csv of "+strings.Join(idsOf(cmp, "bbdm"), ", "))
+			if err != nil {
+				return err
+			}
+			return r.plot(report.Figure{Path: "plots/ch4-dit-vs-unet.png", What: "BBDM backbones: training loss vs wall-clock minutes, U-Net vs DiT, with Dice", Sources: sources(cmp)}, f, be)
+		}); err != nil {
+			return err
+		}
+		if err := r.resampleAll(dits); err != nil {
+			return err
+		}
+	}
+	return r.timed("chapter 4: sampling studies from the stored masks", r.ch4Sampling)
+}
+
+func onlyExperiment(rs []*ch3.Result, exp string) []*ch3.Result {
+	var out []*ch3.Result
+	for _, res := range rs {
+		if res.Artifact.Manifest.Experiment == exp {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func idsOf(rs []*ch3.Result, contains string) []string {
+	var out []string
+	for _, res := range rs {
+		if strings.Contains(res.Artifact.Manifest.Experiment, contains) {
+			out = append(out, res.Artifact.Manifest.ID)
+		}
+	}
+	return out
+}
+
+// ch4Sampling writes the bridge's steps and eta studies when their records
+// exist (scripts/ch4-studies.sh makes them).
+func (r *run) ch4Sampling() error {
+	a, err := runners.CurrentArtifact(r.o.Artifacts, ch4.StudyExperiment)
+	if err != nil {
+		r.logf("chapter 4: sampling studies skipped: %v\n", err)
+		return nil
+	}
+	evs, err := a.ReadEvals()
+	if err != nil {
+		return err
+	}
+	backendOf := func(id string) string {
+		for _, ev := range evs {
+			if ev.Record.ID == id {
+				return ev.Record.Backend.Name
+			}
+		}
+		return ""
+	}
+	pts, diffs, err := ch4.StepPoints(a, ch4.StudyN)
+	if err != nil {
+		return err
+	}
+	r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+	if len(pts) >= 2 {
+		if err := r.table(ch4.StepsTable(a, pts)); err != nil {
+			return err
+		}
+		be := backendOf(pts[0].Eval)
+		f, err := ch3.StepsFigure(fmt.Sprintf("%s: Dice vs skip steps (first %d validation images)", a.Manifest.Experiment, ch4.StudyN), pts, a.Manifest.ID+" | "+be)
+		if err != nil {
+			return err
+		}
+		var srcs []string
+		for _, q := range pts {
+			srcs = append(srcs, a.Manifest.ID+"/"+q.Eval)
+		}
+		if err := r.plot(report.Figure{Path: "plots/ch4-dice-vs-steps.png", What: "BBDM: pooled Dice and seconds per image vs skip steps", Sources: srcs}, f, be); err != nil {
+			return err
+		}
+	} else {
+		r.logf("chapter 4: steps study skipped: %d record(s) of %d images on %s (run scripts/ch4-studies.sh)\n", len(pts), ch4.StudyN, a.Manifest.ID)
+	}
+	rows, _, err := ch4.EtaStudy(a, ch4.StudyN)
+	if err != nil {
+		return err
+	}
+	if len(rows) < 2 {
+		r.logf("chapter 4: eta study skipped: %d eta value(s) on %s (run scripts/ch4-studies.sh)\n", len(rows), a.Manifest.ID)
+		return nil
+	}
+	return r.table(ch4.EtaTable(a, rows))
 }
 
 // segTable writes a segmentation table whose numbers build re-derives from

@@ -46,9 +46,13 @@ stored. unet-seg: one forward pass per image. vqgan: reconstructs the held-out s
 for mask VQ-GANs the 8 metrics of the thresholded reconstruction against the mask), codebook usage
 and perplexity, the reconstructions stored.
 
+bbdm-seg: one bridge sample per image from its CLAHE X-ray (x_T = y; thesis 4.1, Table 7: 200
+skip steps, eta 1), threshold 0.5, the same metrics and stored masks as ddpm-seg.
+
 --ddim-steps, --eta, --spacing and --clip-x0 replace the experiment's DDIM settings (ddpm-uncond,
-ddpm-seg); the values that ran are part of the record's protocol and so of its id. Choose them on
-the validation split, not on the split a table reports.`)
+ddpm-seg); --steps, --eta and --clip-x0 replace the bridge sampler's (bbdm-seg; --steps is
+--ddim-steps for the DDPM kinds). The values that ran are part of the record's protocol and so of
+its id. Choose them on the validation split, not on the split a table reports.`)
 	ref := fs.String("artifact", "", "artifact id, unique prefix or experiment name (required)")
 	split := fs.String("split", "", "evaluation split (default: the experiment's held-out split)")
 	n := fs.Int("n", 0, "images to evaluate (default: the experiment's)")
@@ -56,6 +60,7 @@ the validation split, not on the split a table reports.`)
 	seed := fs.Int64("seed", 0, "sampling seed (default: the experiment's)")
 	samplers := fs.String("samplers", "", "ddpm-uncond: comma-separated samplers (ddim,ddpm; default both)")
 	ddimSteps := fs.Int("ddim-steps", 0, "DDIM steps (default: the experiment's, 50 in the thesis)")
+	steps := fs.Int("steps", 0, "sampling steps: the bridge's skip steps (bbdm-seg, 200 in the thesis) or DDIM steps (default: the experiment's)")
 	eta := fs.Float64("eta", -1, "DDIM eta >= 0 (default: the experiment's)")
 	spacing := fs.String("spacing", "", "DDIM timestep spacing: "+strings.Join(schedule.SpacingNames, ", ")+" (default: the experiment's)")
 	clip := fs.Float64("clip-x0", -1, "clip x0_hat to [-c, c] in DDIM, 0 = off (default: the experiment's)")
@@ -72,10 +77,13 @@ the validation split, not on the split a table reports.`)
 	if *n < 0 || *samples < 0 || *batch < 0 {
 		return fmt.Errorf("--n, --samples and --batch must be >= 0, got %d, %d, %d", *n, *samples, *batch)
 	}
-	dd := runners.DDIMOverride{Steps: *ddimSteps, Spacing: *spacing}
-	if *ddimSteps < 0 {
-		return fmt.Errorf("--ddim-steps must be >= 1, got %d", *ddimSteps)
+	if *ddimSteps < 0 || *steps < 0 {
+		return fmt.Errorf("--ddim-steps and --steps must be >= 1, got %d and %d", *ddimSteps, *steps)
 	}
+	if *ddimSteps > 0 && *steps > 0 && *ddimSteps != *steps {
+		return fmt.Errorf("--ddim-steps %d and --steps %d disagree: give one of them", *ddimSteps, *steps)
+	}
+	dd := runners.DDIMOverride{Steps: max(*ddimSteps, *steps), Spacing: *spacing}
 	if *eta != -1 {
 		if *eta < 0 || math.IsNaN(*eta) || math.IsInf(*eta, 0) {
 			return fmt.Errorf("--eta must be a finite number >= 0, got %g", *eta)

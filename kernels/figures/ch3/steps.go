@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
 	"github.com/dmseg/dmseg/kernels/tables"
@@ -20,8 +21,10 @@ import (
 // StepPoint is one sampler setting of a model: its pooled Dice and the
 // seconds per image the evaluation took.
 type StepPoint struct {
-	Sampler         string // "ddim" or "ddpm"
+	Sampler         string // "ddim", "ddpm" or "bbdm"
 	Steps           int
+	Eta             float64
+	Seed            int64 // the record's sampling seed
 	Dice            float64
 	SecondsPerImage float64
 	Eval            string
@@ -37,11 +40,11 @@ const (
 )
 
 // StepPoints collects, from every single-sample segmentation record of an
-// artifact on one split and n images (n = 0: any), the sampler's steps, the
-// pooled Dice re-derived from the stored masks and the time per image
+// artifact on one split and n images (n = 0: any), the sampler's steps and
+// eta, the pooled Dice re-derived from the stored masks and the time per image
 // (records made with `dmseg evaluate --ddim-steps S --n N`, and `--samplers
-// ddpm` for DDPM-1000), sorted by steps, with every number that differs from
-// its record.
+// ddpm` for DDPM-1000; for a bridge `--steps S`), sorted by sampler, steps and
+// seed, with every number that differs from its record.
 func StepPoints(a *artifacts.Artifact, split string, n int) ([]StepPoint, []string, error) {
 	evs, err := a.Evals()
 	if err != nil {
@@ -61,47 +64,84 @@ func StepPoints(a *artifacts.Artifact, split string, n int) ([]StepPoint, []stri
 			continue
 		}
 		var m struct {
-			Sampler string `json:"sampler"`
-			Steps   int    `json:"steps"`
+			Sampler    string  `json:"sampler"`
+			Steps      int     `json:"steps"`
+			SampleStep int     `json:"sample_step"` // the bridge sampler's name for it
+			Eta        float64 `json:"eta"`
 		}
-		if err := p.DecodeMethod(&m); err != nil || m.Steps == 0 {
-			continue // not a DDPM sampler (e.g. a forward pass)
+		if err := p.DecodeMethod(&m); err != nil {
+			continue // not a sampler (e.g. a forward pass)
+		}
+		m.Steps = max(m.Steps, m.SampleStep)
+		if m.Steps == 0 {
+			continue
 		}
 		res, err := Recompute(Model{Label: fmt.Sprintf("%s-%d", m.Sampler, m.Steps), Experiment: a.Manifest.ID}, a, ev)
 		if err != nil {
 			return nil, nil, err
 		}
 		diffs = append(diffs, res.Diffs...)
-		pts = append(pts, StepPoint{Sampler: m.Sampler, Steps: m.Steps, Dice: res.Summary.Pooled.Dice,
+		pts = append(pts, StepPoint{Sampler: m.Sampler, Steps: m.Steps, Eta: m.Eta, Seed: p.Seed, Dice: res.Summary.Pooled.Dice,
 			SecondsPerImage: ev.Record.Timings["seconds_per_image_sample"], Eval: ev.Record.ID, N: p.N})
 	}
 	sort.Slice(pts, func(i, j int) bool {
 		if pts[i].Sampler != pts[j].Sampler {
 			return pts[i].Sampler > pts[j].Sampler // ddim first
 		}
-		return pts[i].Steps < pts[j].Steps
+		if pts[i].Steps != pts[j].Steps {
+			return pts[i].Steps < pts[j].Steps
+		}
+		if pts[i].Eta != pts[j].Eta {
+			return pts[i].Eta < pts[j].Eta
+		}
+		return pts[i].Seed < pts[j].Seed
 	})
 	return pts, diffs, nil
 }
 
-// StepsTable is the table of the steps study: pooled Dice and seconds per
-// image for each sampler setting of one artifact.
+// StepsTable is the table of chapter 3's steps study: pooled Dice and
+// seconds per image for each sampler setting of one artifact.
 func StepsTable(a *artifacts.Artifact, pts []StepPoint) *tables.Table {
-	t := &tables.Table{ID: "ch3-steps", Title: "Dice vs sampling steps (" + a.Manifest.Experiment + ")",
-		Caption: "Pooled Dice and seconds per image of one sample per image, by sampler and number of network calls, on the first images of the phantom validation split " +
-			"(beyond the thesis, which uses DDIM-50 only). Seconds are wall-clock on the record's backend and machine.",
-		Columns:   []tables.Column{{Key: "dice", Header: "Dice", Digits: 4}, {Key: "seconds_per_image", Header: "s / image", Digits: 3}},
-		Tolerance: map[string]float64{"dice": 0.01}}
-	for _, q := range pts {
-		t.Rows = append(t.Rows, tables.Row{Label: fmt.Sprintf("%s-%d", strings.ToUpper(q.Sampler), q.Steps), Task: tables.TaskLung, Source: tables.SourceDMSeg,
-			Dataset: "phantom", Artifact: a.Manifest.ID, Eval: q.Eval, Metrics: map[string]float64{"dice": q.Dice, "seconds_per_image": q.SecondsPerImage}, N: q.N})
-	}
+	t := NewStepsTable("ch3-steps", a, pts, "(beyond the thesis, which uses DDIM-50 only)")
 	t.Notes = []string{"Made with `dmseg evaluate --artifact " + a.Manifest.ID + " --n " + fmt.Sprint(StepsN) + " --ddim-steps S` for each S and `--samplers ddpm` for DDPM-1000 (scripts/ch3-steps.sh)."}
 	return t
 }
 
+// NewStepsTable is a Dice-vs-steps table with id: one row per point (sampler
+// and steps), pooled Dice and seconds per image; why says what it adds to
+// the thesis.
+func NewStepsTable(id string, a *artifacts.Artifact, pts []StepPoint, why string) *tables.Table {
+	t := &tables.Table{ID: id, Title: "Dice vs sampling steps (" + a.Manifest.Experiment + ")",
+		Caption: "Pooled Dice and seconds per image of one sample per image, by sampler and number of network calls, on the first images of the phantom validation split " +
+			why + ". Seconds are wall-clock on the record's backend and machine.",
+		Columns:   []tables.Column{{Key: "dice", Header: "Dice", Digits: 4}, {Key: "seconds_per_image", Header: "s / image", Digits: 3}},
+		Tolerance: map[string]float64{"dice": 0.01}}
+	var rc experiments.RunConfig
+	task := tables.TaskLung
+	if a.DecodeConfig(&rc) == nil && rc.Experiment.Data.Phantom.Task != "" {
+		task = rc.Experiment.Data.Phantom.Task
+	}
+	for _, q := range pts {
+		t.Rows = append(t.Rows, tables.Row{Label: fmt.Sprintf("%s-%d", strings.ToUpper(q.Sampler), q.Steps), Task: task, Source: tables.SourceDMSeg,
+			Dataset: "phantom", Artifact: a.Manifest.ID, Eval: q.Eval, Metrics: map[string]float64{"dice": q.Dice, "seconds_per_image": q.SecondsPerImage}, N: q.N})
+	}
+	return t
+}
+
+// samplerLegend names a sampler in the steps figure.
+func samplerLegend(q StepPoint) string {
+	switch q.Sampler {
+	case "ddpm":
+		return "DDPM (ancestral)"
+	case "bbdm":
+		return fmt.Sprintf("BBDM skip-step (eta %g)", q.Eta)
+	}
+	return fmt.Sprintf("DDIM (eta %g)", q.Eta)
+}
+
 // StepsFigure plots pooled Dice and seconds per image against the number of
-// sampling steps (log axis), DDIM as a line, DDPM as a separate marker.
+// sampling steps (log axis), DDIM (or the bridge's sampler) as a line, DDPM
+// as a separate marker; pts hold one sampler besides DDPM.
 func StepsFigure(title string, pts []StepPoint, stamp string) ([]byte, error) {
 	if len(pts) == 0 {
 		return nil, fmt.Errorf("steps figure: no points")
@@ -112,21 +152,23 @@ func StepsFigure(title string, pts []StepPoint, stamp string) ([]byte, error) {
 		p.Y.Label.Text = ylabel
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-		var ddim, ddpm plotter.XYs
+		var line, ddpm plotter.XYs
+		lineName := ""
 		for _, q := range pts {
 			if q.Sampler == "ddpm" {
 				ddpm = append(ddpm, plotter.XY{X: float64(q.Steps), Y: y(q)})
 			} else {
-				ddim = append(ddim, plotter.XY{X: float64(q.Steps), Y: y(q)})
+				line = append(line, plotter.XY{X: float64(q.Steps), Y: y(q)})
+				lineName = samplerLegend(q)
 			}
 		}
-		if len(ddim) > 0 {
-			l, s, err := plotter.NewLinePoints(ddim)
+		if len(line) > 0 {
+			l, s, err := plotter.NewLinePoints(line)
 			if err != nil {
 				return nil, err
 			}
 			p.Add(l, s)
-			p.Legend.Add("DDIM (eta 0)", l, s)
+			p.Legend.Add(lineName, l, s)
 		}
 		if len(ddpm) > 0 {
 			s, err := plotter.NewScatter(ddpm)

@@ -10,7 +10,9 @@ import (
 
 // The steps figure renders DDIM points and a DDPM point as a PNG carrying its stamp.
 func TestStepsFigure(t *testing.T) {
-	pts := []StepPoint{{"ddim", 5, 0.8, 0.1, "a", 50}, {"ddim", 50, 0.95, 1, "b", 50}, {"ddpm", 1000, 0.96, 20, "c", 50}}
+	pts := []StepPoint{{Sampler: "ddim", Steps: 5, Dice: 0.8, SecondsPerImage: 0.1, Eval: "a", N: 50},
+		{Sampler: "ddim", Steps: 50, Dice: 0.95, SecondsPerImage: 1, Eval: "b", N: 50},
+		{Sampler: "ddpm", Steps: 1000, Dice: 0.96, SecondsPerImage: 20, Eval: "c", N: 50}}
 	b, err := StepsFigure("Dice vs steps", pts, "stamp-x")
 	if err != nil {
 		t.Fatal(err)

@@ -120,6 +120,29 @@ func (l *Loaded) Spec() SamplerSpec {
 	return SamplerSpec{Sampler: "bbdm", Steps: b.SampleSteps, Eta: b.Eta, ClipX0: b.ClipX0}
 }
 
+// Override is the experiment's sampler with an evaluation's replacements:
+// the number of skip steps (3 <= steps <= T), eta and the x0 clip. The bridge
+// has one sampler and one step spacing, so --samplers and --spacing are errors.
+func (l *Loaded) Override(o runners.EvalOptions) (SamplerSpec, error) {
+	spec := l.Spec()
+	if len(o.Samplers) > 0 || o.DDIM.Spacing != "" {
+		return spec, fmt.Errorf("%s samples with the bridge's skip-step sampler (linear spacing); --samplers and --spacing do not apply", experiments.KindBBDMSeg)
+	}
+	if s := o.DDIM.Steps; s > 0 {
+		if T := l.Config.Experiment.Bridge.Timesteps; s < 3 || s > T {
+			return spec, fmt.Errorf("--steps %d: the bridge of %s takes 3 to T = %d skip steps (the official skip formula divides by steps-2)", s, l.Artifact.Manifest.ID, T)
+		}
+		spec.Steps = s
+	}
+	if o.DDIM.Eta != nil {
+		spec.Eta = *o.DDIM.Eta
+	}
+	if o.DDIM.ClipX0 != nil {
+		spec.ClipX0 = *o.DDIM.ClipX0
+	}
+	return spec, nil
+}
+
 // Predictor samples the masks of a batch from its X-rays (x_T = y); the
 // sampler's noise comes from seed.
 func (l *Loaded) Predictor(backend backends.Backend, spec SamplerSpec) (segeval.Predict, error) {
@@ -142,15 +165,15 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	if err != nil {
 		return nil, err
 	}
-	if len(o.Samplers) > 0 || o.DDIM != (runners.DDIMOverride{}) {
-		return nil, fmt.Errorf("%s samples with the bridge sampler of its experiment; --samplers and the DDIM flags do not apply", experiments.KindBBDMSeg)
+	spec, err := l.Override(o)
+	if err != nil {
+		return nil, err
 	}
 	set, err := runners.EvalSet(l.Artifact, l.Config.Experiment, o.Split)
 	if err != nil {
 		return nil, err
 	}
 	e := l.Config.Experiment
-	spec := l.Spec()
 	p := segeval.NewProtocol(spec, set, o, e.Sampling.EvalSeed, e.Sampling.UseEMA)
 	pred, err := l.Predictor(o.Backend, spec)
 	if err != nil {

@@ -3,6 +3,7 @@ package bbdmseg_test
 import (
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/engine"
@@ -56,5 +57,40 @@ func TestTinyBridgeEndToEnd(t *testing.T) {
 	rep, err := r.Resample(res.Artifact, ev, 2, o, 0)
 	if err != nil || rep.Compared != 2 || rep.Differing != 0 {
 		t.Fatalf("resample: %v %+v", err, rep)
+	}
+	// Overrides: 3 skip steps and eta 0 are recorded; with eta 0 the bridge
+	// from x_T = y has no noise, so two sampling seeds give the same masks.
+	zero := 0.0
+	var masks [][]uint8
+	for _, seed := range []int64{5, 6} {
+		oo := o
+		oo.Seed, oo.DDIM = seed, runners.DDIMOverride{Steps: 3, Eta: &zero}
+		ev, err := r.Evaluate(res.Artifact, oo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _, err := segeval.Open(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := p.Method.(map[string]any)
+		if m["sample_step"] != 3.0 || m["eta"] != 0.0 {
+			t.Fatalf("override not recorded: %+v", m)
+		}
+		got, err := segeval.StoredMasks(ev, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masks = append(masks, got)
+	}
+	if len(masks[0]) == 0 || !slices.Equal(masks[0], masks[1]) {
+		t.Fatal("eta 0: two sampling seeds gave different masks")
+	}
+	for _, bad := range []runners.DDIMOverride{{Spacing: "quad"}, {Steps: 51}, {Steps: 2}} {
+		oo := o
+		oo.DDIM = bad
+		if _, err := r.Evaluate(res.Artifact, oo); err == nil {
+			t.Errorf("override %+v accepted", bad)
+		}
 	}
 }
