@@ -64,6 +64,16 @@ type SamplingSpec struct {
 	EvalSeed    int64   `json:"eval_seed"`
 }
 
+// LatentSpec names the two frozen VQ-GANs of a latent experiment (thesis
+// 5.2-5.3) by experiment: ImageVQ encodes the CLAHE X-ray (the condition, or
+// the bridge's x_T = y), MaskVQ encodes the mask for training and decodes the
+// sampled latent. Training resolves each to its current artifact and records
+// the ids in DependsOn.
+type LatentSpec struct {
+	ImageVQ string `json:"image_vq"`
+	MaskVQ  string `json:"mask_vq"`
+}
+
 // VQSpec is what a VQ-GAN experiment reconstructs and its loss (thesis 5.1;
 // the loss settings are not stated in the thesis).
 type VQSpec struct {
@@ -94,10 +104,12 @@ type Experiment struct {
 	Diffusion   DiffusionSpec `json:"diffusion"`
 	Bridge      *BridgeSpec   `json:"bridge,omitempty"` // bbdm-seg only
 	VQ          *VQSpec       `json:"vq,omitempty"`     // vqgan only
+	Latent      *LatentSpec   `json:"latent,omitempty"` // ldm-seg and lbbdm-seg only
 	Train       train.Config  `json:"train"`
 	Sampling    SamplingSpec  `json:"sampling"`
 	// DependsOn names the artifact ids this experiment builds on (the VQ-GANs of a latent
-	// model); they are part of the config and so of its hash.
+	// model, resolved from Latent when training starts: image, then mask); they are part of
+	// the recorded config and so of its hash.
 	DependsOn []string `json:"depends_on,omitempty"`
 }
 
@@ -137,6 +149,10 @@ func (e Experiment) Resolved() Experiment {
 	if e.VQ != nil {
 		v := *e.VQ
 		e.VQ = &v
+	}
+	if e.Latent != nil {
+		l := *e.Latent
+		e.Latent = &l
 	}
 	if e.Data.CLAHE != nil {
 		c := *e.Data.CLAHE
@@ -178,6 +194,10 @@ func Get(name string) (Experiment, error) {
 	if e.VQ != nil {
 		v := *e.VQ
 		e.VQ = &v
+	}
+	if e.Latent != nil {
+		l := *e.Latent
+		e.Latent = &l
 	}
 	if e.Data.CLAHE != nil {
 		c := *e.Data.CLAHE

@@ -66,6 +66,24 @@ func (e Experiment) Validate() error {
 			return fmt.Errorf("experiment %s: %w", e.Name, err)
 		}
 	}
+	latentKind := e.Kind == KindLDMSeg || e.Kind == KindLBBDMSeg
+	if latentKind != (e.Latent != nil) {
+		return fmt.Errorf("experiment %s: latent (the VQ-GAN experiments) is for the ldm-seg and lbbdm-seg kinds only, and they need it", e.Name)
+	}
+	if l := e.Latent; l != nil {
+		for _, name := range []string{l.ImageVQ, l.MaskVQ} {
+			v, ok := known[name]
+			if !ok || v.Kind != KindVQGAN {
+				return fmt.Errorf("experiment %s: latent VQ-GAN %q is not a vqgan experiment", e.Name, name)
+			}
+		}
+		if known[l.ImageVQ].VQ.Target != "image" || known[l.MaskVQ].VQ.Target != "mask" {
+			return fmt.Errorf("experiment %s: latent image_vq %s must reconstruct images and mask_vq %s masks", e.Name, l.ImageVQ, l.MaskVQ)
+		}
+	}
+	if e.Kind == KindLDMSeg && e.Diffusion.Timesteps == 0 {
+		return fmt.Errorf("experiment %s: an ldm-seg experiment needs a diffusion spec", e.Name)
+	}
 	if e.Kind == KindBBDMSeg || e.Kind == KindLBBDMSeg {
 		b := e.Bridge
 		if b == nil {

@@ -146,8 +146,11 @@ func ResolveEpochs(e *experiments.Experiment, batchesPerEpoch int) {
 // the data fingerprint and pixel hash, git state, backend, module versions,
 // seeds, loss metrics and timings, and the checkpoint, loss CSV and plot from
 // workDir. The artifact is immutable from then on: evaluations go beside it.
+//
+// extraFiles names further files of workDir to store (a latent kind's
+// latent statistics).
 func CreateArtifact(rc experiments.RunConfig, set *dataset.Set, res *train.Result, workDir string, git artifacts.Git,
-	info engine.Info, dataSec float64, root string, extraSeeds map[string]int64) (*artifacts.Artifact, error) {
+	info engine.Info, dataSec float64, root string, extraSeeds map[string]int64, extraFiles ...string) (*artifacts.Artifact, error) {
 	e := rc.Experiment
 	man, err := artifacts.NewManifest(e.Name, rc, time.Now())
 	if err != nil {
@@ -187,11 +190,53 @@ func CreateArtifact(rc experiments.RunConfig, set *dataset.Set, res *train.Resul
 	if e.Sampling.UseEMA {
 		man.Notes["weights"] = "EMA weights of the model variables (no optimiser state)"
 	}
-	return artifacts.Create(root, man, map[string]string{
+	files := map[string]string{
 		artifacts.WeightsFile: weights,
 		train.LossCSVFile:     filepath.Join(workDir, train.LossCSVFile),
 		train.LossPNGFile:     filepath.Join(workDir, train.LossPNGFile),
-	})
+	}
+	for _, f := range extraFiles {
+		files[f] = filepath.Join(workDir, f)
+	}
+	return artifacts.Create(root, man, files)
+}
+
+// ResolveDepends fills a latent experiment's DependsOn with the current
+// artifacts of its VQ-GAN experiments (image, then mask), so that its config,
+// and the hash that identifies its current artifact, name the autoencoders it
+// trains on. Other experiments are returned unchanged.
+func ResolveDepends(root string, e experiments.Experiment) (experiments.Experiment, error) {
+	if e.Latent == nil {
+		return e, nil
+	}
+	var ids []string
+	for _, name := range []string{e.Latent.ImageVQ, e.Latent.MaskVQ} {
+		a, err := CurrentArtifact(root, name)
+		if err != nil {
+			return e, fmt.Errorf("experiment %s needs its VQ-GAN %s trained first (dmseg train --experiment %s): %w", e.Name, name, name, err)
+		}
+		ids = append(ids, a.Manifest.ID)
+	}
+	e.DependsOn = ids
+	return e, nil
+}
+
+// sameDepends refuses to resume a run whose recorded VQ-GANs are not the ones
+// it would train on now.
+func sameDepends(workDir string, rc experiments.RunConfig) error {
+	b, err := os.ReadFile(filepath.Join(workDir, "run_config.json"))
+	if err != nil {
+		return nil // nothing recorded yet
+	}
+	var old experiments.RunConfig
+	if err := json.Unmarshal(b, &old); err != nil {
+		return nil
+	}
+	if !slices.Equal(old.Experiment.DependsOn, rc.Experiment.DependsOn) {
+		return fmt.Errorf("cannot resume %s: it started on the artifacts %v, the current ones are %v (start over without --resume)",
+			workDir, old.Experiment.DependsOn, rc.Experiment.DependsOn)
+	}
+	return nil
 }
 
 // WriteRunConfig writes the resolved config into the work folder (for a human reading a run in progress).
@@ -215,6 +260,11 @@ type FitSpec struct {
 	// Loss builds the training loss of a resolved config and a one-line
 	// description of the model and objective for the log.
 	Loss func(rc experiments.RunConfig) (train.LossFn, string, error)
+	// Data, when set, replaces the pixel batches of the training split with
+	// the kind's own (the latent kinds encode the split once with their
+	// frozen VQ-GANs). The files it names, written to workDir, are stored in
+	// the artifact.
+	Data func(rc experiments.RunConfig, set *dataset.Set, stream *dataset.Stream, workDir string, o TrainOptions) (train.Batches, []string, error)
 }
 
 // Resolve checks that an experiment is of the given kind and valid, resolves
@@ -245,6 +295,13 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 	if _, err := Resolve(e, spec.Kind, spec.Conds...); err != nil {
 		return nil, err
 	}
+	if o.ArtifactsRoot == "" {
+		o.ArtifactsRoot = artifacts.Root()
+	}
+	e, err := ResolveDepends(o.ArtifactsRoot, e)
+	if err != nil {
+		return nil, err
+	}
 	log := o.Log
 	if log == nil {
 		log = os.Stderr
@@ -255,9 +312,6 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 			root = "."
 		}
 		o.WorkDir = filepath.Join(root, ".cache", "runs", e.Name)
-	}
-	if o.ArtifactsRoot == "" {
-		o.ArtifactsRoot = artifacts.Root()
 	}
 	t0 := time.Now()
 	set, err := e.LoadSplit(e.Data.TrainSplit)
@@ -283,12 +337,24 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return nil, err
 	}
+	if o.Resume {
+		if err := sameDepends(o.WorkDir, rc); err != nil {
+			return nil, err
+		}
+	}
 	if err := WriteRunConfig(o.WorkDir, rc); err != nil {
 		return nil, err
 	}
+	var batches train.Batches = stream
+	var extraFiles []string
+	if spec.Data != nil {
+		if batches, extraFiles, err = spec.Data(rc, set, stream, o.WorkDir, o); err != nil {
+			return nil, err
+		}
+	}
 	git := artifacts.GitState(engine.ProjectRoot())
 	ctx := context.New()
-	res, err := train.Run(o.Backend, ctx, loss, stream, rc.Experiment.Train, train.Options{
+	res, err := train.Run(o.Backend, ctx, loss, batches, rc.Experiment.Train, train.Options{
 		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop,
 		Extra: map[string]string{"experiment": e.Name, "backend": o.Info.Name, "git_commit": git.Commit},
 	})
@@ -309,7 +375,7 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 			return out, nil
 		}
 	}
-	a, err := CreateArtifact(rc, set, res, o.WorkDir, git, o.Info, dataSec, o.ArtifactsRoot, nil)
+	a, err := CreateArtifact(rc, set, res, o.WorkDir, git, o.Info, dataSec, o.ArtifactsRoot, nil, extraFiles...)
 	if err != nil {
 		return out, err
 	}
@@ -411,6 +477,9 @@ func CurrentArtifact(root, ref string) (*artifacts.Artifact, error) {
 	e, err := experiments.Get(ref)
 	if err != nil {
 		return artifacts.Open(root, ref)
+	}
+	if e, err = ResolveDepends(root, e); err != nil {
+		return nil, err
 	}
 	rc, err := e.ResolveModel()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg"    // registers the bbdm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg"    // registers the ddpm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmuncond" // registers the ddpm-uncond runner
+	_ "github.com/dmseg/dmseg/kernels/runners/latentseg"  // registers the ldm-seg and lbbdm-seg runners
 	_ "github.com/dmseg/dmseg/kernels/runners/unetseg"    // registers the unet-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/vqgan"      // registers the vqgan runner
 	"github.com/gomlx/gomlx/backends"

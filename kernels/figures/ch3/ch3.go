@@ -138,14 +138,15 @@ func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
 
 // DefaultMethod is the sampler an experiment's evaluation uses unless told
 // otherwise, as its records write it: DDIM with the experiment's steps, eta,
-// spacing and clipping (ddpm-seg), the bridge's skip-step sampler (bbdm-seg),
+// spacing and clipping (ddpm-seg, ldm-seg), the bridge's skip-step sampler
+// (bbdm-seg, lbbdm-seg),
 // or "forward" (unet-seg).
 func DefaultMethod(e experiments.Experiment) any {
 	s := e.Resolved().Sampling
 	switch e.Kind {
-	case experiments.KindDDPMSeg:
+	case experiments.KindDDPMSeg, experiments.KindLDMSeg:
 		return map[string]any{"sampler": "ddim", "steps": s.DDIMSteps, "eta": s.DDIMEta, "spacing": s.DDIMSpacing, "clip_x0": s.DDIMClipX0}
-	case experiments.KindBBDMSeg:
+	case experiments.KindBBDMSeg, experiments.KindLBBDMSeg:
 		if b := e.Bridge; b != nil {
 			return map[string]any{"sampler": "bbdm", "sample_step": b.SampleSteps, "eta": b.Eta, "clip_x0": b.ClipX0}
 		}

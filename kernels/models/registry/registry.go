@@ -110,9 +110,9 @@ func add(c Config) {
 }
 
 // withModes registers base under its name (mode none) and, with encoder enc, as NAME-concat and
-// (for U-Nets) NAME-add.
+// (for U-Nets) NAME-add. The condition has base.CondChannels channels (default 1, an X-ray).
 func withModes(base Config, enc rrdb.Config) {
-	base.Cond, base.CondChannels, base.Encoder = CondNone, 1, enc
+	base.Cond, base.CondChannels, base.Encoder = CondNone, max(base.CondChannels, 1), enc
 	add(base)
 	c := base
 	c.Name, c.Cond = base.Name+"-concat", CondConcat
@@ -144,6 +144,28 @@ func init() {
 		PatchSize: 4, Hidden: 128, Depth: 4, Heads: 4, MLPRatio: 4, FreqDim: 256},
 		Summary: "CPU-sized DiT (patch 4, hidden 128, depth 4, 4 heads) for BBDM"},
 		rrdb.Config{Features: 16, Growth: 8, Blocks: 1, OutChannels: 16})
+	// Chapter 5's latent denoisers: data and condition are VQ-GAN latents (embed_dim channels;
+	// f4: 16x16x3, f8: 8x8x4). The -cpu ones keep the CPU U-Net's design (channels 32 at the
+	// smaller size); unet-table6-f4/-f8 are Table 6 on the latents ("largely unchanged", 5.2).
+	cpuLatent := unet.Config{ModelChannels: 32, ChannelMult: []int{1, 2, 4}, NumResBlocks: 1, AttentionResolutions: []int{4},
+		NumHeadChannels: 32, NumHeads: -1, ResblockUpdown: true, NormGroups: 8}
+	withModes(Config{Name: "unet-latent-f4-cpu", Arch: "unet", DataChannels: 3, CondChannels: 3, ImageSize: 16, UNet: cpuLatent,
+		Summary: "CPU U-Net on f4 latents 16x16x3 (model_channels 32, mult 1,2,4, attention at ds 4)"},
+		rrdb.Config{Features: 16, Growth: 8, Blocks: 1, OutChannels: 16})
+	f8 := cpuLatent
+	f8.ChannelMult, f8.AttentionResolutions = []int{1, 2}, []int{2}
+	withModes(Config{Name: "unet-latent-f8-cpu", Arch: "unet", DataChannels: 4, CondChannels: 4, ImageSize: 8, UNet: f8,
+		Summary: "CPU U-Net on f8 latents 8x8x4 (model_channels 32, mult 1,2, attention at ds 2)"},
+		rrdb.Config{Features: 16, Growth: 8, Blocks: 1, OutChannels: 16})
+	withModes(Config{Name: "unet-table6-f4", Arch: "unet", DataChannels: 3, CondChannels: 3, ImageSize: 16, UNet: unet.Table6(),
+		Summary: "thesis Table 6 U-Net on f4 latents 16x16x3"}, rrdb.SegDiff(3, 16))
+	withModes(Config{Name: "unet-table6-f8", Arch: "unet", DataChannels: 4, CondChannels: 4, ImageSize: 8, UNet: unet.Table6(),
+		Summary: "thesis Table 6 U-Net on f8 latents 8x8x4"}, rrdb.SegDiff(4, 16))
+	withModes(Config{Name: "unet-latent-tiny", Arch: "unet", DataChannels: 3, CondChannels: 3, ImageSize: 16, UNet: unet.Config{
+		ModelChannels: 8, ChannelMult: []int{1, 2}, NumResBlocks: 1, AttentionResolutions: []int{2},
+		NumHeadChannels: 8, NumHeads: -1, ResblockUpdown: true, NormGroups: 4},
+		Summary: "tiny U-Net on tiny f4 latents 16x16x3, for tests"},
+		rrdb.Config{Features: 4, Growth: 2, Blocks: 1, OutChannels: 4})
 	withModes(Config{Name: "dit-tiny", Arch: "dit", DataChannels: 1, ImageSize: 16, DiT: dit.Config{
 		PatchSize: 2, Hidden: 16, Depth: 1, Heads: 2, MLPRatio: 2, FreqDim: 16},
 		Summary: "tiny DiT for tests (patch 2, hidden 16, depth 1)"},

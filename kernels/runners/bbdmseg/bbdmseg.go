@@ -87,13 +87,17 @@ type Loaded struct {
 }
 
 // Load opens a bbdm-seg artifact.
-func Load(a *artifacts.Artifact) (*Loaded, error) {
+func Load(a *artifacts.Artifact) (*Loaded, error) { return LoadKind(a, experiments.KindBBDMSeg) }
+
+// LoadKind opens a bridge artifact of the given kind (bbdm-seg, or the
+// latent lbbdm-seg, whose runner samples the same bridge on latents).
+func LoadKind(a *artifacts.Artifact, kind string) (*Loaded, error) {
 	var rc experiments.RunConfig
 	if err := a.DecodeConfig(&rc); err != nil {
 		return nil, err
 	}
-	if rc.Experiment.Kind != experiments.KindBBDMSeg {
-		return nil, fmt.Errorf("artifact %s: kind %q is not %s", a.Manifest.ID, rc.Experiment.Kind, experiments.KindBBDMSeg)
+	if rc.Experiment.Kind != kind {
+		return nil, fmt.Errorf("artifact %s: kind %q is not %s", a.Manifest.ID, rc.Experiment.Kind, kind)
 	}
 	m, _, err := Model(rc)
 	if err != nil {
@@ -143,15 +147,27 @@ func (l *Loaded) Override(o runners.EvalOptions) (SamplerSpec, error) {
 	return spec, nil
 }
 
-// Predictor samples the masks of a batch from its X-rays (x_T = y); the
-// sampler's noise comes from seed.
-func (l *Loaded) Predictor(backend backends.Backend, spec SamplerSpec) (segeval.Predict, error) {
+// Sampler returns the bridge sampler of spec as a function from y (x_T, any
+// shape the network takes: X-rays or latents) and a noise seed to x_0.
+func (l *Loaded) Sampler(backend backends.Backend, spec SamplerSpec) (func(y *tensors.Tensor, seed int64) (*tensors.Tensor, error), error) {
 	s, err := bbdm.NewSampler(backend, l.Ctx, l.Model, bbdm.SamplerOptions{Steps: spec.Steps, Eta: spec.Eta, ClipX0: spec.ClipX0})
 	if err != nil {
 		return nil, err
 	}
+	return func(y *tensors.Tensor, seed int64) (*tensors.Tensor, error) {
+		return s.Sample(y, diffusion.Options{Seed: seed})
+	}, nil
+}
+
+// Predictor samples the masks of a batch from its X-rays (x_T = y); the
+// sampler's noise comes from seed.
+func (l *Loaded) Predictor(backend backends.Backend, spec SamplerSpec) (segeval.Predict, error) {
+	sample, err := l.Sampler(backend, spec)
+	if err != nil {
+		return nil, err
+	}
 	return func(b *dataset.Batch, seed int64) ([]float32, error) {
-		out, err := s.Sample(b.ImagesTensor(), diffusion.Options{Seed: seed})
+		out, err := sample(b.ImagesTensor(), seed)
 		if err != nil {
 			return nil, err
 		}

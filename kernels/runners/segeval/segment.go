@@ -47,8 +47,8 @@ func PredictorFor(a *artifacts.Artifact, backend backends.Backend) (Predict, int
 			return nil, 0, nil, fmt.Errorf("artifact %s: no predictor registered for kind %q: import its runner package (kernels/runners/ddpmseg or unetseg), or kernels/figures/ch3 which imports both",
 				a.Manifest.ID, rc.Experiment.Kind)
 		}
-		return nil, 0, nil, fmt.Errorf("artifact %s is of kind %q, which does not segment images (segmentation kinds: %s, %s, %s)",
-			a.Manifest.ID, rc.Experiment.Kind, experiments.KindDDPMSeg, experiments.KindUNetSeg, experiments.KindBBDMSeg)
+		return nil, 0, nil, fmt.Errorf("artifact %s is of kind %q, which does not segment images (segmentation kinds: %s, %s, %s, %s, %s)",
+			a.Manifest.ID, rc.Experiment.Kind, experiments.KindDDPMSeg, experiments.KindUNetSeg, experiments.KindBBDMSeg, experiments.KindLDMSeg, experiments.KindLBBDMSeg)
 	}
 	return f(a, backend)
 }
