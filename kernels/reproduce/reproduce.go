@@ -32,6 +32,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/figures/ch2"
 	"github.com/dmseg/dmseg/kernels/figures/ch3"
 	"github.com/dmseg/dmseg/kernels/figures/ch4"
+	"github.com/dmseg/dmseg/kernels/figures/ch5"
 	"github.com/dmseg/dmseg/kernels/report"
 	"github.com/dmseg/dmseg/kernels/runners"
 	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg" // chapter 4 records are re-sampled
@@ -121,8 +122,8 @@ func Run(o Options) (*Report, error) {
 		return r.rep, errors.New("reproduce: the default tier needs a backend")
 	}
 	for _, id := range tables.PublishedIDs() {
-		if id == ch3.TableID(tables.TaskLung) || id == ch3.TableID(tables.TaskInfection) || id == "table3" {
-			continue // written by chapter3 and chapter4 with our rows beside the published ones
+		if id == ch3.TableID(tables.TaskLung) || id == ch3.TableID(tables.TaskInfection) || id == "table3" || id == "table4" || id == "table5" {
+			continue // written by chapters 3-5 with our rows beside the published ones
 		}
 		if err := r.timed("published "+id, func() error {
 			t, err := tables.PublishedTable(id)
@@ -157,6 +158,9 @@ func Run(o Options) (*Report, error) {
 		return r.rep, err
 	}
 	if err := r.chapter4(); err != nil {
+		return r.rep, err
+	}
+	if err := r.chapter5(); err != nil {
 		return r.rep, err
 	}
 	if err := r.timed("reproduction report", r.report); err != nil {
@@ -666,6 +670,82 @@ func (r *run) ch4Sampling() error {
 		return nil
 	}
 	return r.table(ch4.EtaTable(a, rows))
+}
+
+// chapter5 writes Tables 4-5 (published rows and ours), the VQ-GAN
+// reconstruction table, Figure 16 from the reconstruction records and
+// Figure 17 (published values, and ours where trained), and re-samples the
+// first masks of every latent record.
+func (r *run) chapter5() error {
+	var latent []*ch3.Result
+	for _, tb := range []struct {
+		id    string
+		build func(string, bool) (*tables.Table, []*ch3.Result, []string, error)
+	}{{"table4", ch5.Table4}, {"table5", ch5.Table5}} {
+		res, err := r.segTable("chapter 5: "+tb.id, func() (*tables.Table, []*ch3.Result, []string, error) { return tb.build(r.o.Artifacts, false) })
+		if err != nil {
+			return err
+		}
+		latent = append(latent, res...)
+	}
+	var vqs []*ch5.VQ
+	if err := r.timed("chapter 5: VQ-GAN reconstructions", func() error {
+		t, found, err := ch5.VQTable(r.o.Artifacts)
+		if err != nil {
+			return err
+		}
+		vqs = found
+		if err := r.table(t); err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return nil
+		}
+		f, err := ch5.Figure16(found, 2)
+		if err != nil {
+			r.logf("chapter 5: %v (skipped)\n", err)
+			return nil
+		}
+		var srcs []string
+		for _, v := range found {
+			srcs = append(srcs, v.Artifact.Manifest.ID+"/"+v.Eval.Record.ID)
+		}
+		return r.plot(report.Figure{Thesis: "Figure 16", Path: "plots/fig16-vqgan-reconstructions.png", What: "VQ-GAN f4 and f8 reconstructions of X-rays and masks", Sources: srcs},
+			f, found[0].Eval.Record.Backend.Name)
+	}); err != nil {
+		return err
+	}
+	for _, v := range vqs {
+		if r.o.ResampleK < 0 {
+			break
+		}
+		if err := r.resample(v.Artifact, v.Eval, min(r.o.ResampleK, v.Protocol.Batch, v.Protocol.N)); err != nil {
+			return err
+		}
+	}
+	if err := r.timed("chapter 5: fig17 from the tables", func() error {
+		pub, err := ch5.PublishedPoints()
+		if err != nil {
+			return err
+		}
+		ours, diffs, err := ch5.OurPoints(r.o.Artifacts)
+		if err != nil {
+			return err
+		}
+		r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+		var srcs []string
+		for _, q := range ours {
+			srcs = append(srcs, q.Source)
+		}
+		f, err := ch5.Figure17(append(pub, ours...), fmt.Sprintf("thesis Tables 1-5 and %d record(s) of ours", len(ours)))
+		if err != nil {
+			return err
+		}
+		return r.plot(report.Figure{Thesis: "Figure 17", Path: "plots/fig17-dice-vs-downsampling.png", What: "Dice and MCC vs downsampling rate (1, 4, 8): DDPM/LDM and BBDM/LBBDM, thesis and ours", Sources: srcs}, f, "") // from stored masks: the same on every backend
+	}); err != nil {
+		return err
+	}
+	return r.resampleAll(latent)
 }
 
 // segTable writes a segmentation table whose numbers build re-derives from
