@@ -110,6 +110,38 @@ func HyperTables(root string) ([]HyperCompare, error) {
 	return out, nil
 }
 
+// Markdown is the comparison as a Markdown table (printed value, then each
+// config's with differences marked) followed by its note.
+func (hc HyperCompare) Markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	if len(hc.Configs) == 0 {
+		w("%s\n\n", hc.Note)
+		return b.String()
+	}
+	w("| Key | Thesis |")
+	for i, c := range hc.Configs {
+		w(" `%s` (%s) |", c, hc.Sources[i])
+	}
+	w("\n|---|---|%s\n", strings.Repeat("---|", len(hc.Configs)))
+	for _, l := range hc.Lines {
+		w("| %s | %s |", l.Key, l.Published)
+		for i, v := range l.Ours {
+			switch l.Status[i] {
+			case Same:
+				w(" %s |", v)
+			case Differs:
+				w(" **differs:** %s |", v)
+			default:
+				w(" n/a (%s) |", v)
+			}
+		}
+		w("\n")
+	}
+	w("\n%s\n\n", hc.Note)
+	return b.String()
+}
+
 // sameValue compares printed values loosely: spaces ignored, numbers by value
 // ("0.0" = "0"), booleans and words exactly.
 func sameValue(a, b string) bool {

@@ -120,30 +120,7 @@ func Markdown(in Input) ([]byte, error) {
 		"(read from the artifact that ran; \"registry\" where none is committed). **differs** marks a difference, n/a a setting with no counterpart in dmseg.\n\n")
 	for _, hc := range hts {
 		w("### %s: %s\n\n", title(hc.Table.ID), hc.Table.Caption)
-		if len(hc.Configs) == 0 {
-			w("%s\n\n", hc.Note)
-			continue
-		}
-		w("| Key | Thesis |")
-		for i, c := range hc.Configs {
-			w(" `%s` (%s) |", c, hc.Sources[i])
-		}
-		w("\n|---|---|%s\n", strings.Repeat("---|", len(hc.Configs)))
-		for _, l := range hc.Lines {
-			w("| %s | %s |", l.Key, l.Published)
-			for i, v := range l.Ours {
-				switch l.Status[i] {
-				case Same:
-					w(" %s |", v)
-				case Differs:
-					w(" **differs:** %s |", v)
-				default:
-					w(" n/a (%s) |", v)
-				}
-			}
-			w("\n")
-		}
-		w("\n%s\n\n", hc.Note)
+		w("%s", hc.Markdown())
 	}
 
 	w("## Figures\n\n| Thesis | File | What | Made from |\n|---|---|---|---|\n")
