@@ -68,10 +68,13 @@ type SamplingSpec struct {
 // 5.2-5.3) by experiment: ImageVQ encodes the CLAHE X-ray (the condition, or
 // the bridge's x_T = y), MaskVQ encodes the mask for training and decodes the
 // sampled latent. Training resolves each to its current artifact and records
-// the ids in DependsOn.
+// the ids in DependsOn. Normalize standardises each latent channel with the
+// training split's mean and deviation (BBDM's normalize_latent; Tables 9-10
+// print false, the -paper size keeps that).
 type LatentSpec struct {
-	ImageVQ string `json:"image_vq"`
-	MaskVQ  string `json:"mask_vq"`
+	ImageVQ   string `json:"image_vq"`
+	MaskVQ    string `json:"mask_vq"`
+	Normalize bool   `json:"normalize_latent"`
 }
 
 // VQSpec is what a VQ-GAN experiment reconstructs and its loss (thesis 5.1;

@@ -345,8 +345,10 @@ func oursOf(table string, rc experiments.RunConfig) (ours, error) {
 				return known(g(c.Dropout))
 			case "lr_g_factor":
 				return known("1") // one optimiser, one learning rate
-			case "sane_index_shape", "normalize_latent":
-				return "index layout / latent scaling options of the reference; not applicable", false, nil
+			case "sane_index_shape":
+				return "index layout option of the reference; not applicable", false, nil
+			case "normalize_latent":
+				return "a setting of the latent models, not of the VQ-GAN: false in the ch5-*-paper experiments, true (per-channel standardisation) in -cpu and -gpu", false, nil
 			case "image_key":
 				return known(rc.Experiment.VQ.Target)
 			}

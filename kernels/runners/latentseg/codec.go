@@ -8,10 +8,10 @@
 // against the pixel-space mask, as in chapters 3-4 (segeval).
 //
 // The latents are the VQ-GANs' encodings before quantisation (the space the
-// latent-diffusion and BBDM reference code diffuse in), normalised per channel
-// with the mean and standard deviation of the training split's latents
-// (BBDM's normalize_latent; the statistics are stored in the artifact as
-// latent.json).
+// latent-diffusion and BBDM reference code diffuse in), standardised per
+// channel with the mean and standard deviation of the training split's
+// latents when the experiment sets normalize_latent (BBDM's option; the
+// statistics are stored in the artifact as latent.json either way).
 package latentseg
 
 import (
@@ -50,6 +50,9 @@ type Stats struct {
 	MaskMean  []float64 `json:"mask_mean"`
 	MaskStd   []float64 `json:"mask_std"`
 	N         int       `json:"n"` // training pairs the statistics come from
+	// Normalized says the model sees standardised latents (normalize_latent);
+	// otherwise the raw ones, and the statistics are a record only.
+	Normalized bool `json:"normalized"`
 }
 
 // Codec holds the two frozen VQ-GANs of a latent experiment.
@@ -120,6 +123,9 @@ func OpenArtifactCodec(a *artifacts.Artifact, rc experiments.RunConfig, backend 
 	if d := rc.Experiment.DependsOn; len(d) != 2 || d[0] != st.ImageVQ || d[1] != st.MaskVQ {
 		return nil, fmt.Errorf("latent artifact %s: %s names the VQ-GANs %s and %s, its config %v", a.Manifest.ID, StatsFile, st.ImageVQ, st.MaskVQ, d)
 	}
+	if l := rc.Experiment.Latent; l == nil || l.Normalize != st.Normalized {
+		return nil, fmt.Errorf("latent artifact %s: %s says normalized %t, its config's normalize_latent disagrees", a.Manifest.ID, StatsFile, st.Normalized)
+	}
 	c, err := OpenCodec(filepath.Dir(a.Dir), st.ImageVQ, st.MaskVQ, backend)
 	if err != nil {
 		return nil, err
@@ -141,7 +147,7 @@ func (s Stats) check(ch, size int) error {
 		}
 	}
 	for _, sd := range slices.Concat(s.ImageStd, s.MaskStd) {
-		if !(sd > 0) || math.IsInf(sd, 0) {
+		if s.Normalized && (!(sd > 0) || math.IsInf(sd, 0)) {
 			return fmt.Errorf("%s: standard deviation %g (want finite > 0)", StatsFile, sd)
 		}
 	}
@@ -216,6 +222,27 @@ func (s *Stats) Fit(img, mask []float32) {
 	s.N = len(img) / (s.Size * s.Size * s.Channels)
 }
 
+// Normalise maps raw image and mask latents in place to what the model sees:
+// (x - mean_c) / std_c when the statistics are applied, unchanged otherwise.
+func (s Stats) Normalise(img, mask []float32) {
+	if !s.Normalized {
+		return
+	}
+	if img != nil {
+		normalise(img, s.ImageMean, s.ImageStd)
+	}
+	if mask != nil {
+		normalise(mask, s.MaskMean, s.MaskStd)
+	}
+}
+
+// DenormaliseMask inverts Normalise on mask latents.
+func (s Stats) DenormaliseMask(mask []float32) {
+	if s.Normalized {
+		denormalise(mask, s.MaskMean, s.MaskStd)
+	}
+}
+
 // normalise maps raw latents to (x - mean_c) / std_c in place; denormalise
 // inverts it.
 func normalise(x []float32, mean, std []float64) {
@@ -254,7 +281,7 @@ func (c *Codec) Predictor(sample Sample) segeval.Predict {
 		if err != nil {
 			return nil, err
 		}
-		normalise(y, s.ImageMean, s.ImageStd)
+		s.Normalise(y, nil)
 		out, err := sample(tensors.FromFlatDataAndDimensions(y, b.B, s.Size, s.Size, s.Channels), seed)
 		if err != nil {
 			return nil, err
@@ -263,7 +290,7 @@ func (c *Codec) Predictor(sample Sample) segeval.Predict {
 		if err != nil {
 			return nil, err
 		}
-		denormalise(h, s.MaskMean, s.MaskStd)
+		s.DenormaliseMask(h)
 		return c.DecodeMasks(h, b.B)
 	}
 }

@@ -79,14 +79,14 @@ func latentData(rc experiments.RunConfig, set *dataset.Set, stream *dataset.Stre
 		return nil, nil, err
 	}
 	c.Stats.Fit(img, mask)
+	c.Stats.Normalized = rc.Experiment.Latent.Normalize
 	if err := c.Stats.check(c.Stats.Channels, c.Stats.Size); err != nil {
 		return nil, nil, fmt.Errorf("experiment %s: the training latents: %w", rc.Experiment.Name, err)
 	}
-	normalise(img, c.Stats.ImageMean, c.Stats.ImageStd)
-	normalise(mask, c.Stats.MaskMean, c.Stats.MaskStd)
-	fmt.Fprintf(log, "latents: %d pairs encoded with %s and %s to %dx%dx%d in %.1fs; image mean %.3v std %.3v, mask mean %.3v std %.3v\n",
+	c.Stats.Normalise(img, mask)
+	fmt.Fprintf(log, "latents: %d pairs encoded with %s and %s to %dx%dx%d in %.1fs; image mean %.3v std %.3v, mask mean %.3v std %.3v (normalize_latent %t)\n",
 		set.N, d[0], d[1], c.Stats.Size, c.Stats.Size, c.Stats.Channels, time.Since(t0).Seconds(),
-		c.Stats.ImageMean, c.Stats.ImageStd, c.Stats.MaskMean, c.Stats.MaskStd)
+		c.Stats.ImageMean, c.Stats.ImageStd, c.Stats.MaskMean, c.Stats.MaskStd, c.Stats.Normalized)
 	if err := c.Stats.Write(workDir); err != nil {
 		return nil, nil, err
 	}

@@ -25,9 +25,13 @@ func TestChannelStatsAndNormalise(t *testing.T) {
 	if m[0] != 2 || s[0] != 1 || m[1] != 10 || s[1] != 0 {
 		t.Fatalf("mean %v std %v", m, s)
 	}
-	st := Stats{Size: 1, Channels: 2, ImageMean: m, ImageStd: s, MaskMean: m, MaskStd: []float64{1, 1}}
+	st := Stats{Size: 1, Channels: 2, ImageMean: m, ImageStd: s, MaskMean: m, MaskStd: []float64{1, 1}, Normalized: true}
 	if err := st.check(2, 1); err == nil || !strings.Contains(err.Error(), "standard deviation 0") {
 		t.Fatalf("zero sd accepted: %v", err)
+	}
+	st.Normalized = false
+	if err := st.check(2, 1); err != nil {
+		t.Fatalf("unapplied statistics: %v", err)
 	}
 	y := []float32{1, 10, 3, 12}
 	s2 := []float64{1, 2}
@@ -97,7 +101,7 @@ func TestTinyLatentEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := c.Stats; s.Size != 16 || s.Channels != 3 || s.N != 8 {
+			if s := c.Stats; s.Size != 16 || s.Channels != 3 || s.N != 8 || !s.Normalized {
 				t.Fatalf("stats %+v", s)
 			}
 			for _, sd := range c.Stats.MaskStd {
