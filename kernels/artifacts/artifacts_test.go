@@ -232,3 +232,27 @@ func TestResolveNamesUnreadableFolders(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// An evaluation record is refused a second time, and CheckNewEval says so
+// before any work: the same protocol gives the same id; another is new.
+func TestCheckNewEval(t *testing.T) {
+	a := makeArtifact(t, t.TempDir())
+	p := map[string]any{"n": 3, "seed": 1}
+	if err := a.CheckNewEval("seg", p); err != nil {
+		t.Fatalf("fresh protocol refused: %v", err)
+	}
+	ev, err := a.CreateEval("seg", p, map[string]int{"x": 1}, map[string][]byte{"m.png": {1}}, Backend{Name: "go"}, Git{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.CheckNewEval("seg", map[string]any{"seed": 1, "n": 3})
+	if err == nil || !strings.Contains(err.Error(), ev.Record.ID) || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("existing record not refused: %v", err)
+	}
+	if _, err := a.CreateEval("seg", p, nil, nil, Backend{}, Git{}, nil); err == nil {
+		t.Fatal("CreateEval wrote a record twice")
+	}
+	if err := a.CheckNewEval("seg", map[string]any{"n": 4, "seed": 1}); err != nil {
+		t.Fatalf("another protocol refused: %v", err)
+	}
+}

@@ -69,6 +69,24 @@ func EvalID(name string, protocol any) (string, error) {
 	return fmt.Sprintf("%s-%s", name, SHA256Hex(cj)[:10]), nil
 }
 
+// CheckNewEval returns the error CreateEval would give for an evaluation of
+// name with protocol that exists already, so that a caller can refuse before
+// computing it.
+func (a *Artifact) CheckNewEval(name string, protocol any) error {
+	id, err := EvalID(name, protocol)
+	if err != nil {
+		return fmt.Errorf("artifacts: eval protocol: %w", err)
+	}
+	return existingEval(filepath.Join(a.Dir, EvalsDir, id))
+}
+
+func existingEval(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return fmt.Errorf("artifacts: evaluation %s already exists (records are immutable; delete the folder to redo it)", dir)
+	}
+	return nil
+}
+
 // CreateEval writes a new evaluation record of a beside it. files maps names
 // (slash-separated, inside the record folder) to their contents. Everything is
 // written into a temporary folder that is renamed into place at the end, so an
@@ -87,8 +105,8 @@ func (a *Artifact) CreateEval(name string, protocol, results any, files map[stri
 	}
 	base := filepath.Join(a.Dir, EvalsDir)
 	dir := filepath.Join(base, id)
-	if _, err := os.Stat(dir); err == nil {
-		return nil, fmt.Errorf("artifacts: evaluation %s already exists (records are immutable; delete the folder to redo it)", dir)
+	if err := existingEval(dir); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return nil, fmt.Errorf("artifacts: %w", err)

@@ -279,8 +279,12 @@ func Open(ev *artifacts.Eval) (Protocol, Results, error) {
 	return p, r, err
 }
 
-// Create runs the protocol on set and writes the record beside artifact a.
+// Create runs the protocol on set and writes the record beside artifact a;
+// a record of the same protocol that exists already is refused first.
 func Create(a *artifacts.Artifact, o runners.EvalOptions, set *dataset.Set, p Protocol, predict Predict) (*artifacts.Eval, error) {
+	if err := a.CheckNewEval(EvalName, p); err != nil {
+		return nil, err // refused before minutes of sampling
+	}
 	log := o.Log
 	if log == nil {
 		log = os.Stderr

@@ -157,6 +157,9 @@ func (Runner) Evaluate(a *artifacts.Artifact, o runners.EvalOptions) (*artifacts
 	if p.Batch <= 0 {
 		p.Batch = 25
 	}
+	if err := a.CheckNewEval(EvalName, p); err != nil {
+		return nil, err
+	}
 	rec, res, err := Reconstruct(l, o.Backend, set, p)
 	if err != nil {
 		return nil, err
