@@ -51,6 +51,11 @@ func TestReproduceRegeneratesAndCatchesChangedNumbers(t *testing.T) {
 	if !strings.Contains(string(committed), `"fd": `) || !strings.Contains(string(committed), `"label": "DDIM-5"`) {
 		t.Errorf("fig10-quality.json lacks rows[].label/fd:\n%s", committed)
 	}
+	// A study record beside the table's (DDIM alone on another split,
+	// newer) does not replace it: the second run finds every number equal.
+	if _, err := r.Evaluate(res.Artifact, runners.EvalOptions{Backend: b, Info: info, N: 10, Batch: 5, Split: "train", Samplers: []string{"ddim"}, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Run(o); err != nil {
 		t.Fatalf("second run on its own outputs: %v", err)
 	}

@@ -8,6 +8,7 @@ package ch2
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/experiments"
@@ -50,15 +51,35 @@ func QualityEvalUnverified(a *artifacts.Artifact) (*artifacts.Eval, error) {
 	return newestQuality(a, evs)
 }
 
+// newestQuality is the newest table record: on the experiment's held-out
+// split, with a DDIM and a DDPM sampler from the same x_T. Study records
+// beside it (other splits, DDIM settings tried alone on the validation split)
+// are not the table's.
 func newestQuality(a *artifacts.Artifact, evs []*artifacts.Eval) (*artifacts.Eval, error) {
+	var rc experiments.RunConfig
+	if err := a.DecodeConfig(&rc); err != nil {
+		return nil, err
+	}
 	var q []*artifacts.Eval
 	for _, e := range evs {
-		if e.Record.Name == ddpmuncond.EvalName {
+		if e.Record.Name != ddpmuncond.EvalName {
+			continue
+		}
+		p, _, err := ddpmuncond.Quality(e)
+		if err != nil {
+			return nil, err
+		}
+		kinds := map[string]bool{}
+		for _, s := range p.Samplers {
+			kinds[s.Sampler] = true
+		}
+		if strings.HasSuffix(p.HeldOut, "/"+rc.Experiment.Data.HeldOut) && kinds["ddim"] && kinds["ddpm"] {
 			q = append(q, e)
 		}
 	}
 	if len(q) == 0 {
-		return nil, fmt.Errorf("artifact %s has no %q evaluation record; make one with `dmseg evaluate --artifact %s`", a.Manifest.ID, ddpmuncond.EvalName, a.Manifest.ID)
+		return nil, fmt.Errorf("artifact %s has no %q evaluation record of its %s split with both samplers; make one with `dmseg evaluate --artifact %s`",
+			a.Manifest.ID, ddpmuncond.EvalName, rc.Experiment.Data.HeldOut, a.Manifest.ID)
 	}
 	sort.SliceStable(q, func(i, j int) bool { return q[i].Record.CreatedAt > q[j].Record.CreatedAt })
 	return q[0], nil
