@@ -100,11 +100,17 @@ better; 1.0 = parity).`)
 	modelBackends := fs.String("model-backends", "", "measure --models on backends whose name starts with this prefix (\"\" = all)")
 	modelsOnly := fs.Bool("models-only", false, "time only --models (no probe network, kernels or PyTorch peer)")
 	torchDevice := fs.String("torch-device", "cpu", "device of the PyTorch peer: cpu or cuda (compare with --backends xla:cuda)")
+	latent := fs.Bool("latent", false, "also time pixel space vs VQ-GAN f4/f8 latents (chapter 5: denoiser step, encode, decode, sampling per image) on each XLA backend")
+	latentSteps := fs.Int("latent-steps", 50, "sampling steps of the --latent comparison (>= 1)")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *latentSteps < 1 {
+		return fmt.Errorf("--latent-steps must be >= 1, got %d", *latentSteps)
+	}
 	var results []backendResult
+	var latentMD []string
 	var skipped []string
 	for _, name := range strings.Split(*backendsFlag, ",") {
 		name = strings.TrimSpace(name)
@@ -139,6 +145,14 @@ better; 1.0 = parity).`)
 				fmt.Fprintf(os.Stderr, "bench: %s: %s\n", info.Name, mt)
 				res.Models = append(res.Models, mt)
 			}
+		}
+		if *latent && strings.HasPrefix(info.Name, "xla") {
+			fmt.Fprintf(os.Stderr, "bench: %s: pixel vs latent sampling ...\n", info.Name)
+			ts, err := bench.LatentSpeed(b, bench.LatentCases(), *batch, *latentSteps, max(1, r/2))
+			if err != nil {
+				return fmt.Errorf("latent comparison: %w", err)
+			}
+			latentMD = append(latentMD, fmt.Sprintf("Backend %s.\n\n%s", info.Name, bench.LatentMarkdown(ts)))
 		}
 		results = append(results, res)
 	}
@@ -210,6 +224,9 @@ better; 1.0 = parity).`)
 					m.Params, m.Size, m.Size, m.Batch, m.ForwardSec, m.ForwardImgS, m.TrainStepSec, m.TrainStepImgS, m.PeakRSSMiB)
 			}
 		}
+	}
+	for _, l := range latentMD {
+		fmt.Fprintf(&md, "\n%s", l)
 	}
 	for _, s := range skipped {
 		fmt.Fprintf(&md, "\nSkipped backend: %s\n", s)
