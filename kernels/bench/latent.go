@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	vq "github.com/dmseg/dmseg/kernels/models/vqgan"
 	"github.com/dmseg/dmseg/kernels/models/registry"
+	vq "github.com/dmseg/dmseg/kernels/models/vqgan"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
