@@ -303,12 +303,14 @@ func BackboneFigure(results []*ch3.Result, stamp string) ([]byte, error) {
 			continue
 		}
 		p.Legend.Top = true
+		p.Legend.TextStyle.Font.Size = vg.Points(8)
 		plots = append(plots, p)
 	}
 	if len(plots) == 0 {
 		return nil, fmt.Errorf("backbone figure: no bridge with a loss curve")
 	}
-	plots[len(plots)-1].X.Label.Text = "training minutes    " + stamp
+	// The stamp (the source artifacts) goes into the PNG's text chunk: as an
+	// axis label it is wider than the plot and squeezes the data area.
 	w := vg.Length(6) * vg.Inch
 	c := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, vg.Length(3*len(plots))*vg.Inch), vgimg.UseDPI(96))}
 	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(8)}
