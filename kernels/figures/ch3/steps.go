@@ -63,25 +63,20 @@ func StepPoints(a *artifacts.Artifact, split string, n int) ([]StepPoint, []stri
 		if p.Samples != 1 || p.Split != split || (n > 0 && p.N != n) {
 			continue
 		}
-		var m struct {
-			Sampler    string  `json:"sampler"`
-			Steps      int     `json:"steps"`
-			SampleStep int     `json:"sample_step"` // the bridge sampler's name for it
-			Eta        float64 `json:"eta"`
-		}
-		if err := p.DecodeMethod(&m); err != nil {
+		var m segeval.Method
+		if err := p.DecodeMethod(&m); err != nil || m.NumSteps() == 0 {
 			continue // not a sampler (e.g. a forward pass)
 		}
-		m.Steps = max(m.Steps, m.SampleStep)
-		if m.Steps == 0 {
-			continue
+		eta := 0.0
+		if m.Eta != nil {
+			eta = *m.Eta
 		}
-		res, err := Recompute(Model{Label: fmt.Sprintf("%s-%d", m.Sampler, m.Steps), Experiment: a.Manifest.ID}, a, ev)
+		res, err := Recompute(Model{Label: fmt.Sprintf("%s-%d", m.Sampler, m.NumSteps()), Experiment: a.Manifest.ID}, a, ev)
 		if err != nil {
 			return nil, nil, err
 		}
 		diffs = append(diffs, res.Diffs...)
-		pts = append(pts, StepPoint{Sampler: m.Sampler, Steps: m.Steps, Eta: m.Eta, Seed: p.Seed, Dice: res.Summary.Pooled.Dice,
+		pts = append(pts, StepPoint{Sampler: m.Sampler, Steps: m.NumSteps(), Eta: eta, Seed: p.Seed, Dice: res.Summary.Pooled.Dice,
 			SecondsPerImage: ev.Record.Timings["seconds_per_image_sample"], Eval: ev.Record.ID, N: p.N})
 	}
 	sort.Slice(pts, func(i, j int) bool {

@@ -219,19 +219,12 @@ func resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runners.EvalOp
 		return runners.ResampleReport{}, err
 	}
 	// The record's sampler settings, as overrides of the experiment's.
-	var m struct {
-		Sampler    string   `json:"sampler"`
-		Steps      int      `json:"steps"`
-		SampleStep int      `json:"sample_step"`
-		Eta        *float64 `json:"eta"`
-		Spacing    string   `json:"spacing"`
-		ClipX0     *float64 `json:"clip_x0"`
-	}
+	var m segeval.Method
 	if err := p.DecodeMethod(&m); err != nil {
 		return runners.ResampleReport{}, fmt.Errorf("evaluation %s: method: %w", ev.Record.ID, err)
 	}
 	oo := o
-	oo.DDIM = runners.DDIMOverride{Steps: max(m.Steps, m.SampleStep), Eta: m.Eta, Spacing: m.Spacing, ClipX0: m.ClipX0}
+	oo.DDIM = runners.DDIMOverride{Steps: m.NumSteps(), Eta: m.Eta, Spacing: m.Spacing, ClipX0: m.ClipX0}
 	if m.Sampler == "ddpm" {
 		oo.Samplers, oo.DDIM = []string{"ddpm"}, runners.DDIMOverride{}
 	}

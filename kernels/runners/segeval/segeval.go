@@ -70,6 +70,21 @@ func NewProtocol(method any, set *dataset.Set, o runners.EvalOptions, seed int64
 	return p
 }
 
+// Method is what every sampler's recorded settings share (ddpm-seg's DDIM or
+// DDPM spec, the bridge's spec): a reader that needs only these decodes into
+// it with DecodeMethod instead of knowing each kind's type.
+type Method struct {
+	Sampler    string   `json:"sampler"` // "ddim", "ddpm" or "bbdm"
+	Steps      int      `json:"steps"`
+	SampleStep int      `json:"sample_step"` // the bridge's name for its steps
+	Eta        *float64 `json:"eta"`
+	Spacing    string   `json:"spacing"`
+	ClipX0     *float64 `json:"clip_x0"`
+}
+
+// NumSteps is the number of network calls, whichever name the kind records.
+func (m Method) NumSteps() int { return max(m.Steps, m.SampleStep) }
+
 // DecodeMethod decodes the protocol's method (as read back from a record,
 // a generic JSON value) into v.
 func (p Protocol) DecodeMethod(v any) error {
