@@ -31,16 +31,21 @@ func addAutoencoder(a Autoencoder) {
 	autoencoders[a.Name] = a
 }
 
+// cpuDisc is the reference PatchGAN (3 layers) with ndf 16 instead of 64: at
+// ndf 64 the discriminator's passes would cost several times the ch-16
+// autoencoder's on 64x64 inputs.
+var cpuDisc = vqgan.DiscConfig{InChannels: 1, NDF: 16, NLayers: 3, NormGroups: 8}
+
 func init() {
 	for _, a := range []Autoencoder{
 		{Name: "vqgan-f4-table9", VQGAN: vqgan.Table9(),
 			Summary: "thesis Table 9 VQ-GAN f4 (64x64x1 -> 16x16x3, codebook 8192x3, ch 128, mult 1,2,4, no attention but the middle blocks')"},
 		{Name: "vqgan-f8-table10", VQGAN: vqgan.Table10(),
 			Summary: "thesis Table 10 VQ-GAN f8 (64x64x1 -> 8x8x4, codebook 16384x4, ch 128, mult 1,2,2,4, attention at 32x32)"},
-		{Name: "vqgan-f4-cpu", VQGAN: vqgan.CPUF4(),
-			Summary: "CPU-sized VQ-GAN f4 (Table 9 with ch 32, GroupNorm(8), codebook 512x3)"},
-		{Name: "vqgan-f8-cpu", VQGAN: vqgan.CPUF8(),
-			Summary: "CPU-sized VQ-GAN f8 (Table 10 with ch 32, GroupNorm(8), codebook 1024x4)"},
+		{Name: "vqgan-f4-cpu", VQGAN: vqgan.CPUF4(), Disc: cpuDisc,
+			Summary: "CPU-sized VQ-GAN f4 (Table 9 with ch 16, GroupNorm(8), codebook 512x3; PatchGAN ndf 16)"},
+		{Name: "vqgan-f8-cpu", VQGAN: vqgan.CPUF8(), Disc: cpuDisc,
+			Summary: "CPU-sized VQ-GAN f8 (Table 10 with ch 16, GroupNorm(8), codebook 1024x4; PatchGAN ndf 16)"},
 		{Name: "vqgan-f4-tiny", VQGAN: vqgan.TinyF4(), Disc: vqgan.DiscConfig{InChannels: 1, NDF: 4, NLayers: 3, NormGroups: 2},
 			Summary: "tiny VQ-GAN f4 for tests (ch 4, one block per level, codebook 16x3)"},
 		{Name: "vqgan-f8-tiny", VQGAN: vqgan.TinyF8(), Disc: vqgan.DiscConfig{InChannels: 1, NDF: 4, NLayers: 3, NormGroups: 2},

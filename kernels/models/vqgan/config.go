@@ -89,17 +89,17 @@ func Table10() Config {
 		NormGroups: 32, Beta: 0.25, Legacy: true}
 }
 
-// CPUF4 is Table9 sized for the 2-core CPU: ch 32, GroupNorm(8), codebook 512.
+// CPUF4 is Table9 sized for the 2-core CPU: ch 16, GroupNorm(8), codebook 512.
 func CPUF4() Config {
 	c := Table9()
-	c.Ch, c.NormGroups, c.NEmbed = 32, 8, 512
+	c.Ch, c.NormGroups, c.NEmbed = 16, 8, 512
 	return c
 }
 
-// CPUF8 is Table10 sized for the 2-core CPU: ch 32, GroupNorm(8), codebook 1024.
+// CPUF8 is Table10 sized for the 2-core CPU: ch 16, GroupNorm(8), codebook 1024.
 func CPUF8() Config {
 	c := Table10()
-	c.Ch, c.NormGroups, c.NEmbed = 32, 8, 1024
+	c.Ch, c.NormGroups, c.NEmbed = 16, 8, 1024
 	return c
 }
 
