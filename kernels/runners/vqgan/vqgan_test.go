@@ -12,6 +12,8 @@ import (
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/runners/vqgan"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // The tiny VQ-GAN end to end: train (the GAN switches on at step 2) ->
@@ -62,5 +64,58 @@ func TestTinyVQGANEndToEnd(t *testing.T) {
 	}
 	if _, err := r.Evaluate(res.Artifact, o); err == nil || !strings.Contains(err.Error(), ev.Record.ID) {
 		t.Errorf("second identical evaluation: %v", err)
+	}
+	checkTraversal(t, l, b, e)
+}
+
+// The traversal's endpoints are the plain reconstructions of its endpoints
+// (alpha 0 and 1 are Encode -> Quantize -> Decode of a and b), no code has
+// changed at alpha 0, and a line from an image to itself never moves.
+func checkTraversal(t *testing.T, l *vqgan.Loaded, b backends.Backend, e experiments.Experiment) {
+	set, err := e.LoadSplit("val")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := func(i int) *tensors.Tensor { return set.Gather([]int{i}, false).MasksTensor() }
+	rec, done, err := l.Reconstructor(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	ra, _, err := rec(one(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _, err := rec(one(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := l.Traverse(b, one(0), one(1), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := tr.H * tr.W
+	if tr.N != 5 || len(tr.Images) != 5*hw || tr.Alphas[0] != 0 || tr.Alphas[4] != 1 || tr.Changed[0] != 0 {
+		t.Fatalf("traversal %+v", tr)
+	}
+	for k := 0; k < hw; k++ {
+		if d := math.Abs(float64(tr.Images[k] - ra[k])); d > 1e-5 {
+			t.Fatalf("alpha 0 pixel %d: %g vs reconstruction %g", k, tr.Images[k], ra[k])
+		}
+		if d := math.Abs(float64(tr.Images[4*hw+k] - rb[k])); d > 1e-5 {
+			t.Fatalf("alpha 1 pixel %d: %g vs reconstruction %g", k, tr.Images[4*hw+k], rb[k])
+		}
+	}
+	same, err := l.Traverse(b, one(0), one(0), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 3; i++ {
+		if same.Changed[i] != 0 {
+			t.Errorf("a line from an image to itself changed %g of the codes at alpha %g", same.Changed[i], same.Alphas[i])
+		}
+	}
+	if _, err := l.Traverse(b, one(0), one(1), 1); err == nil {
+		t.Error("n = 1 accepted")
 	}
 }
