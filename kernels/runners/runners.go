@@ -42,6 +42,9 @@ type TrainOptions struct {
 	StopAtStep    int64
 	Stop          func() bool
 	Log           io.Writer // default os.Stderr
+	// Devices > 1 trains data-parallel on that many devices of Backend
+	// (train.Options.Devices); the batch size must be a multiple of it.
+	Devices int
 }
 
 // TrainResult is what a training run did.
@@ -179,6 +182,9 @@ func CreateArtifact(rc experiments.RunConfig, set *dataset.Set, res *train.Resul
 	man.Notes = map[string]string{"resumed": fmt.Sprint(res.Resumed), "host_cores": fmt.Sprint(engine.Cores())}
 	if res.Resumed {
 		man.Notes["resumed_from_step"] = fmt.Sprint(res.ResumedFrom)
+	}
+	if res.Devices > 1 {
+		man.Notes["devices"] = fmt.Sprint(res.Devices) // data-parallel (equal to one device up to float summation order)
 	}
 	// The artifact keeps what sampling needs (EMA weights when the experiment samples with
 	// them), not the optimiser state; the full checkpoint stays in workDir for --resume.
@@ -355,7 +361,7 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 	git := artifacts.GitState(engine.ProjectRoot())
 	ctx := context.New()
 	res, err := train.Run(o.Backend, ctx, loss, batches, rc.Experiment.Train, train.Options{
-		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop,
+		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop, Devices: o.Devices,
 		Extra: map[string]string{"experiment": e.Name, "backend": o.Info.Name, "git_commit": git.Commit},
 	})
 	out := &TrainResult{Train: res, WorkDir: o.WorkDir}

@@ -116,6 +116,13 @@ type Options struct {
 	Stop func() bool
 	// Extra is stored in every checkpoint's state (e.g. the experiment name).
 	Extra map[string]string
+	// Devices > 1 trains data-parallel on that many devices of the backend
+	// (GoMLX's AutoSharding over a one-axis mesh "data"): every batch tensor is
+	// split along its first axis, the variables and the optimiser state are
+	// replicated and XLA's partitioner inserts the gradient all-reduce. The
+	// numbers equal single-device training up to float summation order;
+	// 0 or 1 is the plain single-device step.
+	Devices int
 }
 
 // File names inside OutDir.
@@ -149,6 +156,7 @@ type Result struct {
 	CheckpointPath string
 	Resumed        bool
 	ResumedFrom    int64
+	Devices        int // devices the steps ran on (Options.Devices; 1 = single device)
 }
 
 // trainScope holds the optimiser's variables; the model must not use it.
@@ -181,8 +189,16 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 	ckptPath := filepath.Join(opts.OutDir, CheckpointFile)
 	csvPath := filepath.Join(opts.OutDir, LossCSVFile)
 
+	if opts.Devices > 1 {
+		extra := map[string]string{}
+		for k, v := range opts.Extra {
+			extra[k] = v
+		}
+		extra["devices"] = devicesExtra(opts.Devices)
+		opts.Extra = extra
+	}
 	st := State{LR: NewLRState(cfg.LR), Config: cfg, Extra: opts.Extra}
-	res := &Result{CheckpointPath: ckptPath}
+	res := &Result{CheckpointPath: ckptPath, Devices: max(opts.Devices, 1)}
 	execCtx := ctx
 	if opts.Resume {
 		ck, err := ReadCheckpoint(ckptPath)
@@ -195,6 +211,10 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 		}
 		if a, b := canonical(saved.Config), canonical(cfg); a != b {
 			return nil, fmt.Errorf("train: --resume: checkpoint %s was written with a different training config:\n  saved: %s\n  now:   %s", ckptPath, a, b)
+		}
+		if was, now := saved.Extra["devices"], devicesExtra(opts.Devices); was != now && !(was == "" && now == "1") {
+			return nil, fmt.Errorf("train: --resume: checkpoint %s was written training on %s device(s), this run asks for %s; "+
+				"resume with the same --devices so that the run stays bit-identical", ckptPath, orOne(was), now)
 		}
 		if was, now := saved.Extra["backend"], opts.Extra["backend"]; was != "" && now != "" && was != now {
 			return nil, fmt.Errorf("train: --resume: checkpoint %s was written on backend %s, this run uses %s; "+
@@ -228,6 +248,12 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 		return nil, fmt.Errorf("train: building the step: %w", err)
 	}
 	defer exec.Finalize()
+	var dp *dataParallel
+	if opts.Devices > 1 {
+		if dp, err = newDataParallel(backend, exec, opts.Devices, cfg.BatchSize); err != nil {
+			return nil, err
+		}
+	}
 
 	csvF, err := os.OpenFile(csvPath, os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -262,7 +288,12 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 			args = append(args, b)
 		}
 		t0 := time.Now()
-		outs, err := exec.Exec(args...)
+		var outs []*tensors.Tensor
+		if dp != nil {
+			outs, err = dp.exec(args)
+		} else {
+			outs, err = exec.Exec(args...)
+		}
 		if err != nil {
 			return res, fmt.Errorf("train: step %d: %w", step, err)
 		}

@@ -35,6 +35,7 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	out := fs.String("out", "", "working folder for checkpoints and the loss curve (default .cache/runs/NAME)")
 	stopAt := fs.Int64("stop-at", 0, "stop with a checkpoint after this step (for testing resume)")
 	artifactsRoot := fs.String("artifacts", "", "artifacts folder (default $DMSEG_ARTIFACTS or <checkout>/artifacts)")
+	devices := fs.Int("devices", 1, "train data-parallel on N devices of the backend (the XLA CPU plugin exposes several; batch size must be a multiple of N)")
 	list := fs.Bool("list", false, "list the experiments with their descriptions and exit")
 	be := backendFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +73,9 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	if err := inRange("stop-at", *stopAt, 0, 1e9); err != nil {
 		return err
 	}
+	if err := inRange("devices", int64(*devices), 1, 1024); err != nil {
+		return err
+	}
 	if *data != "" {
 		root, ok := strings.CutPrefix(*data, "covidqu:")
 		if !ok || root == "" {
@@ -101,7 +105,7 @@ Experiments: `+strings.Join(experiments.Names(), ", "))
 	}
 	res, err := r.Train(e, runners.TrainOptions{
 		Backend: backend, Info: info, WorkDir: *out, ArtifactsRoot: *artifactsRoot,
-		Resume: *resume, StopAtStep: *stopAt, Stop: stop.Load,
+		Resume: *resume, StopAtStep: *stopAt, Stop: stop.Load, Devices: *devices,
 	})
 	if err != nil {
 		return err
