@@ -11,4 +11,4 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 fi
 # Extra model benchmarks (go test -bench) are appended by later targets; the core is dmseg bench.
 exec ./bin/dmseg bench --backends "${BENCH_BACKENDS:-xla:cpu,go}" --batch "${BENCH_BATCH:-16}" \
-  --reps "${BENCH_REPS:-10}" --out thesis/PERFORMANCE.md
+  --reps "${BENCH_REPS:-10}" --devices "${BENCH_DEVICES:-1,2,4}" --out thesis/PERFORMANCE.md

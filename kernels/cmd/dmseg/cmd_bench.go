@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,8 @@ better; 1.0 = parity).`)
 	torchDevice := fs.String("torch-device", "cpu", "device of the PyTorch peer: cpu or cuda (compare with --backends xla:cuda)")
 	latent := fs.Bool("latent", false, "also time pixel space vs VQ-GAN f4/f8 latents (chapter 5: denoiser step, encode, decode, sampling per image) on each XLA backend")
 	latentSteps := fs.Int("latent-steps", 50, "sampling steps of the --latent comparison (>= 1)")
+	devicesFlag := fs.String("devices", "", "also time data-parallel training (dmseg train --devices) of --parallel-config on these device counts, e.g. 1,2,4, on each XLA backend")
+	parallelConfig := fs.String("parallel-config", "unet-cpu", "registry denoiser of the --devices timing")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,6 +113,17 @@ better; 1.0 = parity).`)
 		return fmt.Errorf("--latent-steps must be >= 1, got %d", *latentSteps)
 	}
 	var results []backendResult
+	var deviceCounts []int
+	if *devicesFlag != "" {
+		for _, f := range strings.Split(*devicesFlag, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("--devices %q: want a comma-separated list of device counts >= 1", *devicesFlag)
+			}
+			deviceCounts = append(deviceCounts, n)
+		}
+	}
+	var parallelMD []string
 	hostAtStart := bench.ReadHost() // before this run adds its own load
 	fmt.Fprintf(os.Stderr, "bench: %s\n", hostAtStart)
 	var latentMD []string
@@ -156,6 +170,15 @@ better; 1.0 = parity).`)
 			}
 			latentMD = append(latentMD, fmt.Sprintf("Backend %s.\n\n%s", info.Name, bench.LatentMarkdown(ts)))
 		}
+		if len(deviceCounts) > 0 && strings.HasPrefix(info.Name, "xla") {
+			fmt.Fprintf(os.Stderr, "bench: %s: data-parallel training of %s on %v device(s) ...\n", info.Name, *parallelConfig, deviceCounts)
+			ts, err := bench.DataParallel(b, *parallelConfig, *batch, 6, deviceCounts)
+			if err != nil {
+				return fmt.Errorf("data-parallel timing: %w", err)
+			}
+			parallelMD = append(parallelMD, fmt.Sprintf("\n## Data-parallel training (dmseg train --devices N), backend %s\n\n"+
+				"The training loop itself (train.Run: eps-MSE, Adam, EMA) on one-axis device meshes; each device gets batch/N images.\n\n%s", info.Name, bench.ParallelMarkdown(ts)))
+		}
 		results = append(results, res)
 	}
 	var torch *torchResult
@@ -199,6 +222,9 @@ better; 1.0 = parity).`)
 					m.Params, m.Size, m.Size, m.Batch, m.ForwardSec, m.ForwardImgS, m.TrainStepSec, m.TrainStepImgS, m.PeakRSSMiB)
 			}
 		}
+	}
+	for _, l := range parallelMD {
+		fmt.Fprintf(&md, "%s", l)
 	}
 	for _, l := range latentMD {
 		fmt.Fprintf(&md, "\n%s", l)
