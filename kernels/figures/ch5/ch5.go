@@ -228,7 +228,19 @@ func Figure16(vqs []*VQ, n int) ([]byte, error) {
 	for i := 0; i < n; i++ {
 		cols = append(cols, "original", "f4", "f8")
 	}
-	return synthesis.Labeled(grid, "Figure 16: VQ-GAN reconstructions of held-out phantoms (CLAHE X-rays and masks)", cols, rowLabels, strings.Join(stamps, " "), 2.2*float64(n))
+	// The caption names each VQ-GAN by subject, rate and artifact uuid prefix; the full
+	// artifact/record ids go into the PNG's text.
+	var short []string
+	for _, st := range stamps {
+		id, _, _ := strings.Cut(st, "/")
+		exp := strings.TrimSuffix(strings.TrimPrefix(id[:strings.LastIndex(id, "-20")], "ch5-vqgan-"), "-cpu")
+		short = append(short, exp+" "+id[strings.LastIndex(id, "-")+1:])
+	}
+	png, err := synthesis.Labeled(grid, "Figure 16: VQ-GAN reconstructions of held-out phantoms", cols, rowLabels, strings.Join(short, ", "), 1.5*float64(3*n)+0.8)
+	if err != nil {
+		return nil, err
+	}
+	return synthesis.WithText(png, map[string]string{"dmseg-sources": strings.Join(stamps, " ")})
 }
 
 func gray(pix []uint8, w int) *image.Gray {
