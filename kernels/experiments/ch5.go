@@ -55,6 +55,20 @@ func init() {
 					LR: train.LRConfig{Schedule: "constant", LR: 2e-4}, ClipNorm: 1, CheckpointSeconds: 180, LogEvery: 1},
 				Sampling: sampling,
 			})
+			if t.name == "lung" && f.name == "f8" {
+				// Ablation (issue 13): the same run with dead-code restarts, against
+				// the codebook collapse the plain f8 lung VQ-GAN shows (28 of 1,024
+				// codes used on the held-out masks).
+				add(Experiment{
+					Name: name + "-restart-cpu", Kind: KindVQGAN, Chapter: "5",
+					Description: "Codebook-collapse ablation: " + name + "-cpu with dead codes (unused for 25 steps) restarted onto encoder outputs every 25 steps until step 400.",
+					Model:       f.cpu, Data: data,
+					VQ: &VQSpec{Target: t.target, Loss: vqgan.DefaultLoss(t.recon, steps/2), Restart: &RestartSpec{Every: 25, Patience: 25, Until: 400}},
+					Train: train.Config{Steps: int64(steps), BatchSize: 8, Seed: 42, Beta1: 0.5, Beta2: 0.9,
+						LR: train.LRConfig{Schedule: "constant", LR: 2e-4}, ClipNorm: 1, CheckpointSeconds: 180, LogEvery: 1},
+					Sampling: sampling,
+				})
+			}
 			add(Experiment{
 				Name: name + "-gpu", Kind: KindVQGAN, Chapter: "5",
 				Description: "The CPU-sized VQ-GAN " + f.name + " for " + what + " at batch 512, 4,000 steps (GAN from step 1,000): one H200.",

@@ -82,6 +82,39 @@ type LatentSpec struct {
 type VQSpec struct {
 	Target string           `json:"target"` // "image" (X-rays, L1) or "mask" (BCE on the logits)
 	Loss   vqgan.LossConfig `json:"loss"`
+	// Restart, when set, guards the codebook against collapse during training
+	// (vqgan.Restarter: dead codes moved onto encoder outputs); nil = none, as the
+	// thesis's reference.
+	Restart *RestartSpec `json:"restart,omitempty"`
+}
+
+// RestartSpec schedules dead-code restarts: the codes chosen for every
+// training batch are observed, and every Every steps (while step <= Until)
+// the codes unused for Patience steps are restarted.
+type RestartSpec struct {
+	Every    int `json:"every"`
+	Patience int `json:"patience"`
+	Until    int `json:"until"` // last step that may restart (0 = the whole run)
+}
+
+// Validate reports the first invalid setting.
+func (r RestartSpec) Validate() error {
+	if r.Every < 1 || r.Patience < 1 || r.Until < 0 {
+		return fmt.Errorf("vq restart: need every >= 1, patience >= 1, until >= 0, got %+v", r)
+	}
+	return nil
+}
+
+func (v *VQSpec) clone() *VQSpec {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	if v.Restart != nil {
+		r := *v.Restart
+		c.Restart = &r
+	}
+	return &c
 }
 
 // BridgeSpec is the Brownian bridge of a BBDM experiment (thesis 1.3, Table 7).
@@ -149,10 +182,7 @@ func (e Experiment) Resolved() Experiment {
 		b := *e.Bridge
 		e.Bridge = &b
 	}
-	if e.VQ != nil {
-		v := *e.VQ
-		e.VQ = &v
-	}
+	e.VQ = e.VQ.clone()
 	if e.Latent != nil {
 		l := *e.Latent
 		e.Latent = &l
@@ -194,10 +224,7 @@ func Get(name string) (Experiment, error) {
 		b := *e.Bridge
 		e.Bridge = &b
 	}
-	if e.VQ != nil {
-		v := *e.VQ
-		e.VQ = &v
-	}
+	e.VQ = e.VQ.clone()
 	if e.Latent != nil {
 		l := *e.Latent
 		e.Latent = &l

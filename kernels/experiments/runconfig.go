@@ -65,6 +65,11 @@ func (e Experiment) Validate() error {
 		if err := e.VQ.Loss.Validate(); err != nil {
 			return fmt.Errorf("experiment %s: %w", e.Name, err)
 		}
+		if r := e.VQ.Restart; r != nil {
+			if err := r.Validate(); err != nil {
+				return fmt.Errorf("experiment %s: %w", e.Name, err)
+			}
+		}
 	}
 	latentKind := e.Kind == KindLDMSeg || e.Kind == KindLBBDMSeg
 	if latentKind != (e.Latent != nil) {

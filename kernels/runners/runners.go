@@ -29,6 +29,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
@@ -271,6 +272,10 @@ type FitSpec struct {
 	// frozen VQ-GANs). The files it names, written to workDir, are stored in
 	// the artifact.
 	Data func(rc experiments.RunConfig, set *dataset.Set, stream *dataset.Stream, workDir string, o TrainOptions) (train.Batches, []string, error)
+	// AfterStep, when set, builds train.Options.AfterStep for the model
+	// context ctx of the run (e.g. the VQ-GAN's codebook restarts); done is
+	// called when training ends.
+	AfterStep func(rc experiments.RunConfig, ctx *context.Context, o TrainOptions) (after func(step int64, batch []*tensors.Tensor) error, done func(), err error)
 }
 
 // Resolve checks that an experiment is of the given kind and valid, resolves
@@ -360,10 +365,22 @@ func Fit(e experiments.Experiment, o TrainOptions, spec FitSpec) (*TrainResult, 
 	}
 	git := artifacts.GitState(engine.ProjectRoot())
 	ctx := context.New()
-	res, err := train.Run(o.Backend, ctx, loss, batches, rc.Experiment.Train, train.Options{
+	topts := train.Options{
 		OutDir: o.WorkDir, Resume: o.Resume, Progress: log, StopAtStep: o.StopAtStep, Stop: o.Stop, Devices: o.Devices,
 		Extra: map[string]string{"experiment": e.Name, "backend": o.Info.Name, "git_commit": git.Commit},
-	})
+	}
+	if spec.AfterStep != nil {
+		o.Log = log
+		after, done, err := spec.AfterStep(rc, ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		if done != nil {
+			defer done()
+		}
+		topts.AfterStep = after
+	}
+	res, err := train.Run(o.Backend, ctx, loss, batches, rc.Experiment.Train, topts)
 	out := &TrainResult{Train: res, WorkDir: o.WorkDir}
 	if err != nil {
 		return out, err

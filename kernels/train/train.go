@@ -116,6 +116,11 @@ type Options struct {
 	Stop func() bool
 	// Extra is stored in every checkpoint's state (e.g. the experiment name).
 	Extra map[string]string
+	// AfterStep, when set, is called after every successful step with the step
+	// number and its batch, before any checkpoint of that step (e.g. a
+	// VQ-GAN's dead-code restarts, which change variables on the host).
+	// An error stops the run.
+	AfterStep func(step int64, batch []*tensors.Tensor) error
 	// Devices > 1 trains data-parallel on that many devices of the backend
 	// (GoMLX's AutoSharding over a one-axis mesh "data"): every batch tensor is
 	// split along its first axis, the variables and the optimiser state are
@@ -313,6 +318,12 @@ func Run(backend backends.Backend, ctx *context.Context, lossFn LossFn, batches 
 		res.Step, res.LastLoss = st.Step, loss
 		if step%cfg.LogEvery == 0 || step == cfg.Steps {
 			fmt.Fprintf(csvF, "%d,%.9g,%.9g,%.9g,%.3f\n", step, loss, lr, gnorm, st.TrainSeconds)
+		}
+		if opts.AfterStep != nil {
+			if err := opts.AfterStep(step, batch); err != nil {
+				bar.finish()
+				return res, fmt.Errorf("train: after step %d: %w", step, err)
+			}
 		}
 		bar.update(step, loss, float64(cfg.BatchSize)/dt, time.Since(runStart).Seconds(), step-startStep)
 		stopNow := (opts.StopAtStep > 0 && step >= opts.StopAtStep) || (opts.Stop != nil && opts.Stop())

@@ -55,8 +55,9 @@ func (Runner) Train(e experiments.Experiment, o runners.TrainOptions) (*runners.
 					x := batch[idx]
 					return vq.TrainingLoss(ctx, a.VQGAN, a.Disc, spec.Loss, train.StepNode(ctx, x.Graph()), x).Total
 				}, fmt.Sprintf("%s reconstruction (%s) + codebook loss + PatchGAN %s loss from step %d, one optimiser over both players",
-					spec.Target, spec.Loss.Recon, spec.Loss.DiscLoss, spec.Loss.DiscStart), nil
-		}})
+					spec.Target, spec.Loss.Recon, spec.Loss.DiscLoss, spec.Loss.DiscStart) + restartNote(spec), nil
+		},
+		AfterStep: restartHook})
 }
 
 // Loaded is a trained VQ-GAN.
@@ -284,4 +285,16 @@ func (Runner) Resample(a *artifacts.Artifact, ev *artifacts.Eval, k int, o runne
 			ev.Record.ID, rep.Differing, k, ReconFile, rep.MaxAbsLevels, tol)
 	}
 	return rep, nil
+}
+
+func restartNote(spec *experiments.VQSpec) string {
+	if spec.Restart == nil {
+		return ""
+	}
+	r := spec.Restart
+	until := "the end"
+	if r.Until > 0 {
+		until = fmt.Sprintf("step %d", r.Until)
+	}
+	return fmt.Sprintf("; dead codes (unused for %d steps) restarted every %d steps until %s", r.Patience, r.Every, until)
 }
