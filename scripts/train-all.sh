@@ -24,7 +24,8 @@ exps=${TRAIN_EXPERIMENTS:-ch2-ddpm-uncond-cpu \
   ch5-vqgan-lung-f4-cpu ch5-vqgan-xray-f4-cpu ch5-vqgan-infection-f4-cpu \
   ch5-vqgan-lung-f8-cpu ch5-vqgan-xray-f8-cpu ch5-vqgan-infection-f8-cpu \
   ch5-ldm-lung-f4-cpu ch5-lbbdm-lung-f4-cpu ch5-ldm-infection-f4-cpu ch5-lbbdm-infection-f4-cpu \
-  ch5-ldm-lung-f8-cpu ch5-lbbdm-lung-f8-cpu ch5-ldm-infection-f8-cpu ch5-lbbdm-infection-f8-cpu}
+  ch5-ldm-lung-f8-cpu ch5-lbbdm-lung-f8-cpu ch5-ldm-infection-f8-cpu ch5-lbbdm-infection-f8-cpu \
+  ch5-vqgan-lung-f8-restart-cpu}
 for e in $exps; do
   echo "== training $e ($(date -u +%H:%M:%S)); log: .cache/train-$e.log"
   args=(train --experiment "$e")

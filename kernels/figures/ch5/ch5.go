@@ -150,6 +150,20 @@ func VQTable(root string) (*tables.Table, []*VQ, error) {
 				Artifact: v.Artifact.Manifest.ID, Eval: v.Eval.Record.ID, Backend: v.Eval.Record.Backend.Name, N: r.N, Metrics: m})
 		}
 	}
+	// The codebook-collapse ablation: the f8 lung VQ-GAN trained again with dead-code restarts.
+	const ablation = "ch5-vqgan-lung-f8-restart-cpu"
+	switch v, err := OpenVQ(root, ablation); {
+	case errors.Is(err, ch3.ErrNotTrained):
+		missing = append(missing, ablation)
+	case err != nil:
+		return nil, nil, err
+	default:
+		r := v.Results
+		t.Rows = append(t.Rows, tables.Row{Label: "VQ-GAN f8 lung + dead-code restarts (ablation)", Task: "lung", Source: tables.SourceDMSeg, Dataset: "phantom",
+			Artifact: v.Artifact.Manifest.ID, Eval: v.Eval.Record.ID, Backend: v.Eval.Record.Backend.Name, N: r.N,
+			Metrics: map[string]float64{"psnr": r.PSNR, "l1": r.L1, tables.Dice: r.Seg.Pooled.Dice, tables.MCC: r.Seg.Pooled.MCC,
+				"used_codes": float64(r.UsedCodes), "codebook": float64(r.CodebookSize), "perplexity": r.Perplexity}})
+	}
 	if len(missing) > 0 {
 		t.Notes = append(t.Notes, "Not trained yet: "+strings.Join(missing, ", ")+" (scripts/train-all.sh).")
 	}

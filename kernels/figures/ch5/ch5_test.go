@@ -68,7 +68,7 @@ func TestFigure17Published(t *testing.T) {
 // Figure 16 refuses.
 func TestVQTableEmpty(t *testing.T) {
 	tab, vqs, err := VQTable(t.TempDir())
-	if err != nil || len(vqs) != 0 || len(tab.Rows) != 0 || len(tab.Notes) != 1 || strings.Count(tab.Notes[0], "ch5-vqgan-") != 6 {
+	if err != nil || len(vqs) != 0 || len(tab.Rows) != 0 || len(tab.Notes) != 1 || strings.Count(tab.Notes[0], "ch5-vqgan-") != 7 {
 		t.Fatalf("%v %+v", err, tab)
 	}
 	if _, err := Figure16(nil, 2); err == nil {
