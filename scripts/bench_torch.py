@@ -10,6 +10,7 @@ batch = int(sys.argv[1]) if len(sys.argv) > 1 else 16
 reps = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else torch.get_num_threads()
 device = sys.argv[4] if len(sys.argv) > 4 else "cpu"
+mode = sys.argv[5] if len(sys.argv) > 5 else "train"  # "train": one Adam step; "sample:S": DDIM-S of `batch` images
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -43,6 +44,39 @@ class Probe(tnn.Module):
         return self.out(F.silu(self.gnout(u1)))
 
 net = Probe().to(device)
+
+def ddim_coefficients(steps):
+    """kernels/bench.DDIMCoefficients: x_prev = c1 x + c2 eps for T=1000 linear betas, eta 0."""
+    T, ab, prod = 1000, [], 1.0
+    for t in range(T):
+        prod *= 1 - (1e-4 + (0.02 - 1e-4) * t / (T - 1))
+        ab.append(prod)
+    stride, c1, c2 = T // steps, [], []
+    for i in range(steps):
+        t = (steps - 1 - i) * stride + 1
+        a, prev = ab[t], (ab[t - stride] if t - stride >= 0 else 1.0)
+        c1.append((prev / a) ** 0.5)
+        c2.append((1 - prev) ** 0.5 - (prev * (1 - a) / a) ** 0.5)
+    return c1, c2
+
+if mode.startswith("sample:"):
+    steps = int(mode.split(":")[1])
+    c1, c2 = ddim_coefficients(steps)
+    x0 = torch.randn(batch, 1, 64, 64, device=device)
+    def run():
+        with torch.no_grad():
+            x = x0
+            for i in range(steps):
+                x = c1[i] * x + c2[i] * net(x)
+            return float(x[0, 0, 0, 0])  # synchronises
+    run()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); run(); ts.append(time.perf_counter() - t0)
+    print(json.dumps({"peer": "pytorch", "device": device, "version": torch.__version__, "threads": torch.get_num_threads(),
+                      "batch": batch, "reps": reps, "seconds": statistics.median(ts), "mode": mode}))
+    sys.exit(0)
+
 opt = torch.optim.Adam(net.parameters(), lr=1e-4)
 x = torch.randn(batch, 1, 64, 64, device=device)
 target = torch.randn(batch, 1, 64, 64, device=device)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -78,11 +79,13 @@ type torchResult struct {
 }
 
 type backendResult struct {
-	Info    engine.Info         `json:"backend"`
-	Params  int                 `json:"params"`
-	Step    bench.Timing        `json:"train_step"`
-	Kernels []bench.Timing      `json:"kernels"`
-	Models  []bench.ModelTiming `json:"models"`
+	Info    engine.Info          `json:"backend"`
+	Params  int                  `json:"params"`
+	Step    bench.Timing         `json:"train_step"`
+	Batches map[int]bench.Timing `json:"train_step_by_batch"` // the --ratio-batches
+	Sample  bench.Timing         `json:"sample"`
+	Kernels []bench.Timing       `json:"kernels"`
+	Models  []bench.ModelTiming  `json:"models"`
 }
 
 func runBench(args []string) error {
@@ -103,6 +106,10 @@ better; 1.0 = parity).`)
 	torchDevice := fs.String("torch-device", "cpu", "device of the PyTorch peer: cpu or cuda (compare with --backends xla:cuda)")
 	latent := fs.Bool("latent", false, "also time pixel space vs VQ-GAN f4/f8 latents (chapter 5: denoiser step, encode, decode, sampling per image) on each XLA backend")
 	latentSteps := fs.Int("latent-steps", 50, "sampling steps of the --latent comparison (>= 1)")
+	ratioBatches := fs.String("ratio-batches", "8,32", "further batch sizes of the probe's training step, each against PyTorch (\"\" = none)")
+	sampleSteps := fs.Int("sample-steps", 50, "DDIM steps of the sampling comparison (0 = skip it)")
+	sampleBatch := fs.Int("sample-batch", 64, "images sampled at once in the sampling comparison")
+	sampleReps := fs.Int("sample-reps", 3, "timed repetitions of the whole sampling loop (median)")
 	devicesFlag := fs.String("devices", "", "also time data-parallel training (dmseg train --devices) of --parallel-config on these device counts, e.g. 1,2,4, on each XLA backend")
 	parallelConfig := fs.String("parallel-config", "unet-cpu", "registry denoiser of the --devices timing")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
@@ -113,15 +120,13 @@ better; 1.0 = parity).`)
 		return fmt.Errorf("--latent-steps must be >= 1, got %d", *latentSteps)
 	}
 	var results []backendResult
-	var deviceCounts []int
-	if *devicesFlag != "" {
-		for _, f := range strings.Split(*devicesFlag, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				return fmt.Errorf("--devices %q: want a comma-separated list of device counts >= 1", *devicesFlag)
-			}
-			deviceCounts = append(deviceCounts, n)
-		}
+	extraBatches, err := intList("ratio-batches", *ratioBatches)
+	if err != nil {
+		return err
+	}
+	deviceCounts, err := intList("devices", *devicesFlag)
+	if err != nil {
+		return err
 	}
 	var parallelMD []string
 	hostAtStart := bench.ReadHost() // before this run adds its own load
@@ -149,6 +154,18 @@ better; 1.0 = parity).`)
 				float64(*batch)/step.Seconds, step.GFLOPs)
 			res.Kernels = append(res.Kernels, bench.Matmul(b, 1024, r), bench.ConvLayer(b, 16, 64, 32, r, false),
 				bench.ConvLayer(b, 16, 64, 32, r, true))
+			if strings.HasPrefix(info.Name, "xla") {
+				res.Batches = map[int]bench.Timing{}
+				for _, eb := range extraBatches {
+					fmt.Fprintf(os.Stderr, "bench: %s: probe-unet training step, batch %d ...\n", info.Name, eb)
+					res.Batches[eb], _ = bench.TrainStep(b, eb, r)
+				}
+				if *sampleSteps > 0 {
+					fmt.Fprintf(os.Stderr, "bench: %s: DDIM-%d sampling of %d images ...\n", info.Name, *sampleSteps, *sampleBatch)
+					res.Sample = bench.SampleLoop(b, *sampleBatch, *sampleSteps, *sampleReps)
+					fmt.Fprintf(os.Stderr, "bench: %s: %.2f s\n", info.Name, res.Sample.Seconds)
+				}
+			}
 		}
 		if *models != "" && strings.HasPrefix(info.Name, *modelBackends) {
 			for _, m := range strings.Split(*models, ",") {
@@ -183,19 +200,27 @@ better; 1.0 = parity).`)
 	}
 	var torch *torchResult
 	var torchErr string
+	torchBatches := map[int]*torchResult{}
+	var torchSample *torchResult
 	if *python != "" && !*modelsOnly {
 		fmt.Fprintf(os.Stderr, "bench: PyTorch peer (%s %s) ...\n", *python, *script)
-		cmd := exec.Command(*python, *script, fmt.Sprint(*batch), fmt.Sprint(*reps), fmt.Sprint(runtime.NumCPU()), *torchDevice)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		outb, err := cmd.Output()
+		threads := runtime.NumCPU()
+		torch, err = runTorch(*python, *script, *batch, *reps, threads, *torchDevice, "train")
 		if err != nil {
-			torchErr = fmt.Sprintf("%v: %s", err, strings.TrimSpace(stderr.String()))
+			torchErr = err.Error()
 			fmt.Fprintf(os.Stderr, "bench: PyTorch peer failed: %s\n", torchErr)
 		} else {
-			torch = &torchResult{}
-			if err := json.Unmarshal(bytes.TrimSpace(outb), torch); err != nil {
-				return fmt.Errorf("parsing %s output %q: %w", *script, outb, err)
+			for _, eb := range extraBatches {
+				if t, err := runTorch(*python, *script, eb, *reps, threads, *torchDevice, "train"); err == nil {
+					torchBatches[eb] = t
+				} else {
+					fmt.Fprintf(os.Stderr, "bench: PyTorch batch %d failed: %v\n", eb, err)
+				}
+			}
+			if *sampleSteps > 0 {
+				if torchSample, err = runTorch(*python, *script, *sampleBatch, *sampleReps, threads, *torchDevice, fmt.Sprintf("sample:%d", *sampleSteps)); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: PyTorch sampling failed: %v\n", err)
+				}
 			}
 		}
 	}
@@ -205,8 +230,10 @@ better; 1.0 = parity).`)
 	fmt.Fprintf(&md, "# Performance (generated by `make bench`; do not edit)\n\n")
 	fmt.Fprintf(&md, "Generated %s on %s: %d cores, %s/%s, %s, GoMLX %s.\n%s (at the start).\n\n", time.Now().UTC().Format(time.RFC3339),
 		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), engine.ModuleVersion("github.com/gomlx/gomlx"), hostAtStart)
+	sampleRatio := -1.0
 	if !*modelsOnly {
 		writeProbeSections(&md, results, torch, torchErr, *batch, *torchDevice, &ratio, &ratioBackend)
+		sampleRatio = writeRatioSections(&md, results, torch, torchBatches, torchSample, *batch, *sampleBatch, *sampleSteps)
 	}
 	hasModels := false
 	for _, r := range results {
@@ -234,6 +261,9 @@ better; 1.0 = parity).`)
 	}
 	fmt.Fprintf(&md, "\nTimes are medians after one warm-up (compilation) step; pure Go: one timed step. "+
 		"The machine may be shared: compare ratios from the same run, not absolute times across runs.\n")
+	if sampleRatio > 0 {
+		fmt.Fprintf(&md, "\nsample_ratio_vs_pytorch=%.3f (DDIM-%d of %d images, dmseg / PyTorch no_grad; goal <= 1.0)\n", sampleRatio, *sampleSteps, *sampleBatch)
+	}
 	if ratio > 0 {
 		fmt.Fprintf(&md, "\ntrain_step_ratio_vs_pytorch=%.3f (dmseg %s / PyTorch %s; target <= 1.5, goal <= 1.0)\n", ratio, ratioBackend, *torchDevice)
 	}
@@ -245,6 +275,11 @@ better; 1.0 = parity).`)
 		fmt.Printf("train_step_ratio_vs_pytorch=%.3f\n", ratio)
 	} else {
 		fmt.Printf("train_step_ratio_vs_pytorch=unavailable\n")
+	}
+	if sampleRatio > 0 {
+		fmt.Printf("sample_ratio_vs_pytorch=%.3f\n", sampleRatio)
+	} else if !*modelsOnly && *sampleSteps > 0 {
+		fmt.Printf("sample_ratio_vs_pytorch=unavailable\n")
 	}
 	return nil
 }
@@ -282,4 +317,91 @@ func writeProbeSections(md *strings.Builder, results []backendResult, torch *tor
 			fmt.Fprintf(md, "| %s | %s | %.2f | %.1f |\n", r.Info.Name, k.Name, k.Seconds*1e3, k.GFLOPs)
 		}
 	}
+}
+
+// runTorch runs the PyTorch peer script in mode "train" or "sample:S" and
+// decodes its JSON line.
+func runTorch(python, script string, batch, reps, threads int, device, mode string) (*torchResult, error) {
+	cmd := exec.Command(python, script, fmt.Sprint(batch), fmt.Sprint(reps), fmt.Sprint(threads), device, mode)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	t := &torchResult{}
+	if err := json.Unmarshal(bytes.TrimSpace(outb), t); err != nil {
+		return nil, fmt.Errorf("parsing %s output %q: %w", script, outb, err)
+	}
+	return t, nil
+}
+
+// writeRatioSections writes the probe's training step against PyTorch at
+// the further batch sizes and the sampling comparison; it returns the first
+// XLA backend's sampling ratio (-1 when not measured).
+func writeRatioSections(md *strings.Builder, results []backendResult, torch *torchResult, torchBatches map[int]*torchResult, torchSample *torchResult, batch, sampleBatch, sampleSteps int) float64 {
+	var bs []int
+	for b := range torchBatches {
+		bs = append(bs, b)
+	}
+	if torch != nil {
+		bs = append(bs, batch)
+	}
+	sort.Ints(bs)
+	if len(bs) > 1 {
+		fmt.Fprintf(md, "\n## Training step by batch size (probe U-Net), time / PyTorch\n\n| engine | batch | dmseg s/step | PyTorch s/step | ratio |\n|---|---:|---:|---:|---:|\n")
+		for _, r := range results {
+			for _, b := range bs {
+				d, pt := r.Batches[b], torchBatches[b]
+				if b == batch {
+					d, pt = r.Step, torch
+				}
+				if d.Seconds == 0 || pt == nil {
+					continue
+				}
+				fmt.Fprintf(md, "| dmseg %s | %d | %.3f | %.3f | %.2f |\n", r.Info.Name, b, d.Seconds, pt.Seconds, d.Seconds/pt.Seconds)
+			}
+		}
+	}
+	ratio := -1.0
+	if sampleSteps > 0 {
+		fmt.Fprintf(md, "\n## Sampling: DDIM-%d of %d images 64x64x1 with the probe U-Net as noise predictor\n\n", sampleSteps, sampleBatch)
+		fmt.Fprintf(md, "One compiled update graph executed per step (as dmseg's samplers) against a PyTorch loop under torch.no_grad.\n\n")
+		fmt.Fprintf(md, "| engine | seconds | GFLOP/s | time / PyTorch |\n|---|---:|---:|---:|\n")
+		for _, r := range results {
+			if r.Sample.Seconds == 0 {
+				continue
+			}
+			rel := "n/a"
+			if torchSample != nil {
+				q := r.Sample.Seconds / torchSample.Seconds
+				rel = fmt.Sprintf("%.2f", q)
+				if ratio < 0 {
+					ratio = q
+				}
+			}
+			fmt.Fprintf(md, "| dmseg %s | %.2f | %.1f | %s |\n", r.Info.Name, r.Sample.Seconds, r.Sample.GFLOPs, rel)
+		}
+		if torchSample != nil {
+			fmt.Fprintf(md, "| PyTorch %s (%d threads) | %.2f | %.1f | 1.00 |\n", torchSample.Version, torchSample.Threads, torchSample.Seconds,
+				bench.ProbeUNetForwardFLOPs()*float64(sampleBatch*sampleSteps)/torchSample.Seconds/1e9)
+		}
+	}
+	return ratio
+}
+
+// intList parses a comma-separated list of positive integers ("" = none).
+func intList(flag, v string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--%s %q: want a comma-separated list of integers >= 1", flag, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
