@@ -171,9 +171,9 @@ CONFIGS = [
     ("vqgan-f8-table10", dict(embed_dim=4, n_embed=16384, z_channels=4, resolution=64, in_channels=1, out_ch=1,
                               ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=[32], groups=32)),
     ("vqgan-f4-cpu", dict(embed_dim=3, n_embed=512, z_channels=3, resolution=64, in_channels=1, out_ch=1,
-                          ch=32, ch_mult=(1, 2, 4), num_res_blocks=2, attn_resolutions=[], groups=8)),
+                          ch=16, ch_mult=(1, 2, 4), num_res_blocks=2, attn_resolutions=[], groups=8)),
     ("vqgan-f8-cpu", dict(embed_dim=4, n_embed=1024, z_channels=4, resolution=64, in_channels=1, out_ch=1,
-                          ch=32, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=[32], groups=8)),
+                          ch=16, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=[32], groups=8)),
 ]
 
 if __name__ == "__main__":
