@@ -39,6 +39,9 @@ func TestTraversalFigureTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s, err := ReconSSIM(v); err != nil || !(s > -1 && s <= 1) {
+		t.Errorf("SSIM of the stored reconstructions: %v, %v", s, err)
+	}
 	pic, trs, err := TraversalFigure([]*VQ{v}, b, 0, 3, 4)
 	if err != nil {
 		t.Fatal(err)
