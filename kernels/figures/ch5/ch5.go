@@ -119,7 +119,7 @@ func OpenVQ(root, experiment string) (*VQ, error) {
 // perplexity. It returns the records found.
 func VQTable(root string) (*tables.Table, []*VQ, error) {
 	t := &tables.Table{ID: "ch5-vqgan", Title: "VQ-GAN reconstructions of the held-out phantoms (CPU size)",
-		Caption: "Per VQ-GAN: mean PSNR (data range 2) and L1 of the reconstruction; for X-ray VQ-GANs the mean SSIM (Gaussian 11x11, sigma 1.5, 8-bit), "+
+		Caption: "Per VQ-GAN: mean PSNR (data range 2) and L1 of the reconstruction; for X-ray VQ-GANs the mean SSIM (Gaussian 11x11, sigma 1.5, 8-bit), " +
 			"re-derived from the stored reconstructions; for mask VQ-GANs the pooled Dice and MCC of the reconstruction thresholded at 0.5 " +
 			"against the mask, the ceiling of every latent segmentation decoded by it (the thesis does not measure it); codes used of the codebook and the perplexity of their histogram.",
 		Columns: []tables.Column{{Key: "psnr", Header: "PSNR dB", Digits: 2}, {Key: "l1", Header: "L1", Digits: 4},
