@@ -119,6 +119,9 @@ better; 1.0 = parity).`)
 	if *latentSteps < 1 {
 		return fmt.Errorf("--latent-steps must be >= 1, got %d", *latentSteps)
 	}
+	if *sampleSteps < 0 || *sampleBatch < 1 || *sampleReps < 1 {
+		return fmt.Errorf("--sample-steps must be >= 0 (0 = skip), --sample-batch and --sample-reps >= 1; got %d, %d, %d", *sampleSteps, *sampleBatch, *sampleReps)
+	}
 	var results []backendResult
 	extraBatches, err := intList("ratio-batches", *ratioBatches)
 	if err != nil {
