@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -18,21 +19,14 @@ import (
 // sigma = 0. scripts/bench_torch.py computes the same numbers.
 func DDIMCoefficients(steps int) (c1, c2 []float64) {
 	const T = 1000
-	ab := make([]float64, T)
-	prod := 1.0
-	for t := 0; t < T; t++ {
-		beta := 1e-4 + (0.02-1e-4)*float64(t)/float64(T-1)
-		prod *= 1 - beta
-		ab[t] = prod
+	s, err := schedule.NewDDPM(schedule.BetaLinear, T)
+	if err != nil {
+		panic(err) // a fixed, valid schedule
 	}
 	stride := T / steps
 	for i := 0; i < steps; i++ {
 		t := (steps-1-i)*stride + 1
-		a := ab[t]
-		prev := 1.0
-		if t-stride >= 0 {
-			prev = ab[t-stride]
-		}
+		a, prev := s.AlphaCumprodAt(t), s.AlphaCumprodAt(max(t-stride, -1))
 		c1 = append(c1, math.Sqrt(prev/a))
 		c2 = append(c2, math.Sqrt(1-prev)-math.Sqrt(prev*(1-a)/a))
 	}

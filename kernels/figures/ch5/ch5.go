@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/ch3"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
@@ -197,21 +198,9 @@ func Figure16(vqs []*VQ, n int) ([]byte, error) {
 				ok = false
 				break
 			}
-			var rc experiments.RunConfig
-			if err := v.Artifact.DecodeConfig(&rc); err != nil {
-				return nil, err
-			}
-			set, err := rc.Experiment.LoadSplit(v.Protocol.Split)
+			set, rec, err := v.Reconstructions()
 			if err != nil {
 				return nil, err
-			}
-			raw, err := v.Eval.ReadFile(vqrun.ReconFile)
-			if err != nil {
-				return nil, err
-			}
-			rec, err := imageio.DecodeStrip(raw, set.W)
-			if err != nil {
-				return nil, fmt.Errorf("evaluation %s: %w", v.Eval.Record.ID, err)
 			}
 			hw := set.H * set.W
 			if len(rec) < n*hw || set.N < n {
@@ -419,21 +408,9 @@ func Figure17(pts []Point, stamp string) ([]byte, error) {
 // reconstruction record's stored reconstructions against the originals of
 // its split, re-derived from the stored strip.
 func ReconSSIM(v *VQ) (float64, error) {
-	var rc experiments.RunConfig
-	if err := v.Artifact.DecodeConfig(&rc); err != nil {
-		return 0, err
-	}
-	set, err := rc.Experiment.LoadSplit(v.Protocol.Split)
+	set, rec, err := v.Reconstructions()
 	if err != nil {
 		return 0, err
-	}
-	raw, err := v.Eval.ReadFile(vqrun.ReconFile)
-	if err != nil {
-		return 0, err
-	}
-	rec, err := imageio.DecodeStrip(raw, set.W)
-	if err != nil {
-		return 0, fmt.Errorf("evaluation %s: %w", v.Eval.Record.ID, err)
 	}
 	src := set.Images
 	if v.Protocol.Target == "mask" {
@@ -457,4 +434,26 @@ func ReconSSIM(v *VQ) (float64, error) {
 		sum += s
 	}
 	return sum / float64(n), nil
+}
+
+// Reconstructions loads the record's split (as its artifact's config
+// defines it) and decodes the stored reconstruction strip (8-bit pixels).
+func (v *VQ) Reconstructions() (*dataset.Set, []uint8, error) {
+	var rc experiments.RunConfig
+	if err := v.Artifact.DecodeConfig(&rc); err != nil {
+		return nil, nil, err
+	}
+	set, err := rc.Experiment.LoadSplit(v.Protocol.Split)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := v.Eval.ReadFile(vqrun.ReconFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := imageio.DecodeStrip(raw, set.W)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evaluation %s: %w", v.Eval.Record.ID, err)
+	}
+	return set, rec, nil
 }
