@@ -114,7 +114,27 @@ func ConvLayer(b backends.Backend, batch, hw, c, reps int, training bool) Timing
 //
 // with res(h) = h + conv3(silu(gn(conv3(silu(gn(h))))))), GroupNorm with 8 groups.
 func ProbeUNet(ctx *context.Context, x *Node, outChannels int) *Node {
-	gnAct := func(ctx *context.Context, h *Node) *Node { return activations.Swish(nn.GroupNorm(ctx, h, 8)) }
+	return ProbeUNetWith(ctx, x, outChannels, ProbeOptions{})
+}
+
+// ProbeOptions removes parts of the probe network, for the ablation profile
+// (Profile): the time of a part is the step time with it minus without it.
+type ProbeOptions struct {
+	NoNorm bool // GroupNorm -> identity
+	NoAct  bool // SiLU -> identity
+}
+
+// ProbeUNetWith is ProbeUNet with parts removed as o says.
+func ProbeUNetWith(ctx *context.Context, x *Node, outChannels int, o ProbeOptions) *Node {
+	gnAct := func(ctx *context.Context, h *Node) *Node {
+		if !o.NoNorm {
+			h = nn.GroupNorm(ctx, h, 8)
+		}
+		if !o.NoAct {
+			h = activations.Swish(h)
+		}
+		return h
+	}
 	res := func(ctx *context.Context, h *Node) *Node {
 		c := h.Shape().Dimensions[3]
 		y := nn.Conv2D(ctx.In("conv1"), gnAct(ctx.In("gn1"), h), c, 3)
@@ -145,18 +165,46 @@ func ProbeUNetForwardFLOPs() float64 {
 // TrainStep times one training step of ProbeUNet (forward, backward, Adam update) at batch
 // size batch on 64x64x1 inputs with an MSE loss; FLOPs are 3x the forward's.
 func TrainStep(b backends.Backend, batch, reps int) (Timing, int) {
+	return probeStep(b, batch, reps, ProbeOptions{}, stepAdam)
+}
+
+// What a timed probe step computes.
+const (
+	stepAdam    = iota // forward, backward and the Adam update (TrainStep)
+	stepGrads          // forward and backward: the gradients, no update
+	stepForward        // the forward pass and the loss only
+)
+
+func probeStep(b backends.Backend, batch, reps int, o ProbeOptions, what int) (Timing, int) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	x, target := randomTensor(rng, batch, 64, 64, 1), randomTensor(rng, batch, 64, 64, 1)
 	ctx := context.New()
 	opt := optimizers.Adam().LearningRate(1e-4).Done()
-	e := context.MustNewExec(b, ctx, func(ctx *context.Context, x, target *Node) *Node {
-		out := ProbeUNet(ctx.In("probe"), x, 1)
+	e := context.MustNewExec(b, ctx, func(ctx *context.Context, x, target *Node) []*Node {
+		out := ProbeUNetWith(ctx.In("probe"), x, 1, o)
 		loss := ReduceAllMean(Square(Sub(out, target)))
-		opt.UpdateGraph(ctx, x.Graph(), loss)
-		return loss
+		switch what {
+		case stepAdam:
+			opt.UpdateGraph(ctx, x.Graph(), loss)
+		case stepGrads:
+			// Every gradient is an output, as the optimiser would read it: a graph that
+			// only returned, say, their sum would let XLA skip part of the backward pass.
+			var params []*Node
+			for v := range ctx.IterVariables() {
+				if v.Trainable {
+					params = append(params, v.ValueGraph(x.Graph()))
+				}
+			}
+			return append([]*Node{loss}, Gradient(loss, params...)...)
+		}
+		return []*Node{loss}
 	})
 	defer e.Finalize()
-	s := timeIt(reps, func() { e.MustExec(x, target)[0].FinalizeAll() })
+	s := timeIt(reps, func() {
+		for _, t := range e.MustExec(x, target) {
+			t.FinalizeAll()
+		}
+	})
 	params := 0
 	ctx.EnumerateVariables(func(v *context.Variable) {
 		if v.Trainable && len(v.Scope()) >= 6 && v.Scope()[:6] == "/probe" {

@@ -76,6 +76,8 @@ type torchResult struct {
 	Reps    int     `json:"reps"`
 	Seconds float64 `json:"seconds"`
 	Params  int     `json:"params"`
+	// Profile: the parts of kernels/bench.ProfileRows in seconds (mode "profile").
+	Profile map[string]float64 `json:"profile"`
 }
 
 type backendResult struct {
@@ -86,6 +88,7 @@ type backendResult struct {
 	Sample  bench.Timing         `json:"sample"`
 	Kernels []bench.Timing       `json:"kernels"`
 	Models  []bench.ModelTiming  `json:"models"`
+	Profile map[string]float64   `json:"profile"` // bench.Profile of the probe step (first XLA backend)
 }
 
 func runBench(args []string) error {
@@ -112,6 +115,7 @@ better; 1.0 = parity).`)
 	sampleReps := fs.Int("sample-reps", 3, "timed repetitions of the whole sampling loop (median)")
 	devicesFlag := fs.String("devices", "", "also time data-parallel training (dmseg train --devices) of --parallel-config on these device counts, e.g. 1,2,4, on each XLA backend")
 	parallelConfig := fs.String("parallel-config", "unet-cpu", "registry denoiser of the --devices timing")
+	profile := fs.Bool("profile", true, "split the probe's training step into parts (convolution forward / gradients, GroupNorm, SiLU, optimizer, rest) on the first XLA backend and in PyTorch")
 	out := fs.String("out", "thesis/PERFORMANCE.md", "report to write")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -136,6 +140,7 @@ better; 1.0 = parity).`)
 	fmt.Fprintf(os.Stderr, "bench: %s\n", hostAtStart)
 	var latentMD []string
 	var skipped []string
+	profiled := false
 	for _, name := range strings.Split(*backendsFlag, ",") {
 		name = strings.TrimSpace(name)
 		b, info, err := engine.New(name)
@@ -162,6 +167,10 @@ better; 1.0 = parity).`)
 				for _, eb := range extraBatches {
 					fmt.Fprintf(os.Stderr, "bench: %s: probe-unet training step, batch %d ...\n", info.Name, eb)
 					res.Batches[eb], _ = bench.TrainStep(b, eb, r)
+				}
+				if *profile && !profiled {
+					fmt.Fprintf(os.Stderr, "bench: %s: profile of the probe step by part ...\n", info.Name)
+					res.Profile, profiled = bench.Profile(b, *batch, r), true
 				}
 				if *sampleSteps > 0 {
 					fmt.Fprintf(os.Stderr, "bench: %s: DDIM-%d sampling of %d images ...\n", info.Name, *sampleSteps, *sampleBatch)
@@ -205,6 +214,7 @@ better; 1.0 = parity).`)
 	var torchErr string
 	torchBatches := map[int]*torchResult{}
 	var torchSample *torchResult
+	var torchProfile map[string]float64
 	if *python != "" && !*modelsOnly {
 		fmt.Fprintf(os.Stderr, "bench: PyTorch peer (%s %s) ...\n", *python, *script)
 		threads := runtime.NumCPU()
@@ -218,6 +228,13 @@ better; 1.0 = parity).`)
 					torchBatches[eb] = t
 				} else {
 					fmt.Fprintf(os.Stderr, "bench: PyTorch batch %d failed: %v\n", eb, err)
+				}
+			}
+			if *profile {
+				if tp, err := runTorch(*python, *script, *batch, *reps, threads, *torchDevice, "profile"); err == nil {
+					torchProfile = tp.Profile
+				} else {
+					fmt.Fprintf(os.Stderr, "bench: PyTorch profile failed: %v\n", err)
 				}
 			}
 			if *sampleSteps > 0 {
@@ -237,6 +254,13 @@ better; 1.0 = parity).`)
 	if !*modelsOnly {
 		writeProbeSections(&md, results, torch, torchErr, *batch, *torchDevice, &ratio, &ratioBackend)
 		sampleRatio = writeRatioSections(&md, results, torch, torchBatches, torchSample, *batch, *sampleBatch, *sampleSteps)
+		for _, r := range results {
+			if r.Profile != nil {
+				fmt.Fprintf(&md, "\n## Profile of the training step by part (probe U-Net, batch %d)\n\n%s\n%s", *batch, profileMethod,
+					bench.ProfileMarkdown(r.Info.Name, r.Profile, torchProfile, *batch))
+				break
+			}
+		}
 	}
 	hasModels := false
 	for _, r := range results {
@@ -286,6 +310,14 @@ better; 1.0 = parity).`)
 	}
 	return nil
 }
+
+// profileMethod says how the profile table is measured (bench.Profile).
+const profileMethod = "XLA compiles a step into one fused program, so there is no per-operation timer on XLA CPU; both " +
+	"engines are split the same way from outside (kernels/bench.Profile, scripts/bench_torch.py mode profile): the " +
+	"convolution rows run each of the probe's convolution shapes alone (forward; gradient w.r.t. the input only; w.r.t. " +
+	"the kernel only: what autograd calls, aten::convolution_backward in PyTorch) times its count; GroupNorm and SiLU are " +
+	"the step minus the step without them; the optimizer is the step minus a gradients-only step; rest is what is left. " +
+	"Ablations interact with fusion, so the parts are estimates that need not add up exactly.\n"
 
 // writeProbeSections writes the probe network's training step against the
 // PyTorch peer and the kernel timings, and sets the first XLA ratio.
