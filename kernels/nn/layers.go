@@ -70,14 +70,60 @@ func GroupNorm(ctx *context.Context, x *Node, groups int) *Node {
 		panic(fmt.Sprintf("nn.GroupNorm(scope %s): %d channels not divisible into %d groups", ctx.Scope(), c, groups))
 	}
 	g := x.Graph()
-	b := d[0]
-	spatial := x.Shape().Size() / (b * c)
-	xr := Reshape(x, b, spatial, groups, c/groups)
-	mean := ReduceAndKeep(xr, ReduceMean, 1, 3)
-	centred := Sub(xr, mean)
-	variance := ReduceAndKeep(Square(centred), ReduceMean, 1, 3)
-	normed := Reshape(Div(centred, Sqrt(AddScalar(variance, 1e-5))), d...)
 	scale := ctx.WithInitializer(initializers.One).VariableWithShape("scale", shapes.Make(x.DType(), c)).ValueGraph(g)
 	offset := ctx.WithInitializer(initializers.Zero).VariableWithShape("offset", shapes.Make(x.DType(), c)).ValueGraph(g)
-	return Add(Mul(normed, ExpandLeftToRank(scale, x.Rank())), ExpandLeftToRank(offset, x.Rank()))
+	return groupNormOp(x, scale, offset, groups)
+}
+
+// groupNormOp is GroupNorm's computation on x [B, ..., C] with per-channel scale
+// and offset; its backward is the closed form (groupNormVJP), not automatic
+// differentiation through the reductions, which XLA CPU runs several times slower.
+func groupNormOp(x, scale, offset *Node, groups int) *Node {
+	d := x.Shape().Dimensions
+	c := d[len(d)-1]
+	b := d[0]
+	spatial := x.Shape().Size() / (b * c)
+	var normed, std *Node
+	return withCustomVJP([]*Node{x, scale, offset}, func(in []*Node) *Node {
+		xr := Reshape(in[0], b, spatial, groups, c/groups)
+		mean := ReduceAndKeep(xr, ReduceMean, 1, 3)
+		centred := Sub(xr, mean)
+		variance := ReduceAndKeep(Square(centred), ReduceMean, 1, 3)
+		std = Sqrt(AddScalar(variance, 1e-5))
+		normed = Reshape(Div(centred, std), d...)
+		return Add(Mul(normed, ExpandLeftToRank(in[1], len(d))), ExpandLeftToRank(in[2], len(d)))
+	}, func(in []*Node, _, v *Node) []*Node {
+		return groupNormVJP(v, normed, std, in[1], b, spatial, groups)
+	})
+}
+
+// groupNormVJP: with xhat the normalised input, y = xhat*scale + offset and
+// g = v*scale, per sample and group (means over the group's positions and channels):
+//
+//	dx = (g - mean(g) - xhat * mean(g * xhat)) / std,
+//	dscale = sum over B and positions of v * xhat,   doffset = the same sum of v.
+//
+// Both group means come from the per-(sample, channel) sums of v and v*xhat,
+// which also give dscale and doffset: two reductions over the activations
+// (along positions, channels contiguous) and one elementwise pass for dx.
+func groupNormVJP(v, normed, std, scale *Node, b, spatial, groups int) []*Node {
+	d := v.Shape().Dimensions
+	c := d[len(d)-1]
+	cg := c / groups
+	v3 := Reshape(v, b, spatial, c)
+	xhat3 := Reshape(normed, b, spatial, c)
+	sv := ReduceSum(v3, 1)              // [B, C]: sum of v over positions
+	svx := ReduceSum(Mul(v3, xhat3), 1) // [B, C]: sum of v*xhat
+	dOffset, dScale := ReduceSum(sv, 0), ReduceSum(svx, 0)
+	n := float64(spatial * cg)
+	sc := Reshape(scale, 1, c)
+	m1 := DivScalar(ReduceSum(Reshape(Mul(sv, sc), b, groups, cg), 2), n)  // [B, G]: mean of g
+	m2 := DivScalar(ReduceSum(Reshape(Mul(svx, sc), b, groups, cg), 2), n) // [B, G]: mean of g*xhat
+	perChannel := func(m *Node) *Node {                                    // [B, G] -> [B, 1, C]
+		return Reshape(BroadcastToDims(Reshape(m, b, groups, 1), b, groups, cg), b, 1, c)
+	}
+	stdC := perChannel(Reshape(std, b, groups))
+	g := Mul(v3, Reshape(scale, 1, 1, c))
+	dx := Div(Sub(Sub(g, perChannel(m1)), Mul(xhat3, perChannel(m2))), stdC)
+	return []*Node{Reshape(dx, d...), dScale, dOffset}
 }
