@@ -287,6 +287,19 @@ func (r *run) chapter2() error {
 	}); err != nil {
 		return err
 	}
+	if err := r.timed("chapter 2: the DDIM-settings and training-budget study over every chapter-2 artifact's quality records", func() error {
+		arts, err := ch2.Artifacts(r.o.Artifacts)
+		if err != nil {
+			return err
+		}
+		t, err := ch2.SamplerStudy(arts)
+		if err != nil {
+			return err
+		}
+		return r.table(t)
+	}); err != nil {
+		return err
+	}
 	if err := r.timed("chapter 2: Figure 10 and the DDPM-vs-DDIM figure from the stored samples", func() error {
 		f10, err := ch2.Figure10(a, ev, 36)
 		if err != nil {

@@ -1,0 +1,106 @@
+package ch2
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
+	"github.com/dmseg/dmseg/kernels/tables"
+)
+
+// Artifacts opens every artifact of the chapter-2 experiment under root, oldest first.
+func Artifacts(root string) ([]*artifacts.Artifact, error) {
+	ms, errs := artifacts.List(root)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	var out []*artifacts.Artifact
+	for i := len(ms) - 1; i >= 0; i-- { // List is newest first
+		if ms[i].Experiment != Experiment {
+			continue
+		}
+		a, err := artifacts.Open(root, ms[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// SamplerLabel names a sampler with every setting that distinguishes the
+// quality records: "DDIM-50 trailing clip 1", "DDIM-50 eta=1 compvis", "DDPM-1000".
+func SamplerLabel(s ddpmuncond.SamplerSpec) string {
+	if s.Sampler == "ddpm" {
+		return s.Label()
+	}
+	l := s.Label() + " " + s.Spacing
+	if s.ClipX0 > 0 {
+		l += fmt.Sprintf(" clip %g", s.ClipX0)
+	}
+	return l
+}
+
+// SamplerStudy sets every sampler row of every quality record of the given
+// ddpm-uncond artifacts side by side (the issue-10 study: which DDIM settings
+// were tried on the validation split, and DDIM-50 against DDPM-1000 on the
+// held-out split as the training budget grows). Calibration rows are left
+// out; each row's label carries the split, the objective and the images seen
+// (which together tell the artifacts apart), each note an artifact's budget and,
+// where a record has both samplers, FD(DDIM) / FD(DDPM).
+func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
+	t := &tables.Table{
+		ID:    "ch2-samplers",
+		Title: "Chapter 2: DDIM settings and training budget against DDPM-1000 (issue 10)",
+		Caption: "Every sampler row of every quality record of the listed artifacts (FD/KID as in fig10-quality; " +
+			"validation-split records are where DDIM settings were chosen, held-out (test) records are the reported ones). " +
+			"Synthetic phantom data.",
+		Columns: []tables.Column{{Key: "fd", Header: "FD", Digits: 1}, {Key: "kid", Header: "KID", Digits: 3},
+			{Key: "speckled_fraction", Header: "speckled", Digits: 3}},
+	}
+	for _, a := range arts {
+		rc, err := runConfig(a)
+		if err != nil {
+			return nil, err
+		}
+		tr := rc.Experiment.Train
+		seen := tr.Steps * int64(tr.BatchSize)
+		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s objective, %d steps x batch %d = %d images seen, EMA %g",
+			a.Manifest.ID, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, tr.EMADecay))
+		evs, err := a.Evals()
+		if err != nil {
+			return nil, err
+		}
+		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Record.ID < evs[j].Record.ID })
+		for _, ev := range evs {
+			if ev.Record.Name != ddpmuncond.EvalName {
+				continue
+			}
+			p, r, err := ddpmuncond.Quality(ev)
+			if err != nil {
+				return nil, err
+			}
+			fd := map[string]float64{}
+			for i, s := range p.Samplers {
+				if i >= len(r.Rows) {
+					return nil, fmt.Errorf("evaluation %s of %s: %d samplers but %d result rows", ev.Record.ID, a.Manifest.ID, len(p.Samplers), len(r.Rows))
+				}
+				row := r.Rows[i] // the sampler rows come first, in the protocol's order
+				if row.Label != s.Label() {
+					return nil, fmt.Errorf("evaluation %s of %s: row %d is %q, expected sampler %q", ev.Record.ID, a.Manifest.ID, i, row.Label, s.Label())
+				}
+				fd[s.Sampler] = row.FD
+				label := fmt.Sprintf("%s, %s; %s objective, %.1fk images seen", SamplerLabel(s), p.HeldOut, rc.Experiment.Diffusion.Param, float64(seen)/1000)
+				t.Rows = append(t.Rows, tables.Row{Label: label, Source: tables.SourceDMSeg,
+					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
+					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction}})
+			}
+			if d, ok := fd["ddim"]; ok && fd["ddpm"] > 0 {
+				t.Notes = append(t.Notes, fmt.Sprintf("%s, record %s on %s: FD(DDIM) / FD(DDPM) = %.1f / %.1f = %.2f",
+					a.Manifest.ID, ev.Record.ID, p.HeldOut, d, fd["ddpm"], d/fd["ddpm"]))
+			}
+		}
+	}
+	return t, nil
+}
