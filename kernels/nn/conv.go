@@ -67,7 +67,7 @@ func Conv2D(ctx *context.Context, x *Node, outChannels, kernelSize int, opts ...
 	y := ConvKernelPadded(x, w, cfg.stride, pad)
 	if !cfg.noBias {
 		b := ctx.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), outChannels)).ValueGraph(g)
-		y = Add(y, Reshape(b, 1, 1, 1, outChannels))
+		y = addChannelBias(y, b)
 	}
 	return y
 }
