@@ -59,7 +59,8 @@ type Options struct {
 	Info      engine.Info
 	Update    bool // write regenerated outputs even where they differ from the committed ones
 	ResampleK int  // images per sampler re-drawn per evaluation record (0: 8; < 0: none)
-	// Chapter2 is the experiment whose newest artifact makes the chapter-2 outputs (default ch2.Experiment).
+	// Chapter2 is the experiment whose newest artifact of its current definition makes the
+	// chapter-2 outputs (default ch2.Experiment; runners.CurrentArtifact), or an artifact id.
 	Chapter2 string
 	Log      io.Writer
 }
@@ -268,7 +269,7 @@ func (r *run) figure(rel string, data []byte, backend string) error {
 }
 
 func (r *run) chapter2() error {
-	a, err := artifacts.Open(r.o.Artifacts, r.o.Chapter2)
+	a, err := runners.CurrentArtifact(r.o.Artifacts, r.o.Chapter2)
 	if err != nil {
 		return fmt.Errorf("chapter 2: %w (train it with `make train-all`)", err)
 	}
