@@ -316,7 +316,7 @@ const profileMethod = "XLA compiles a step into one fused program, so there is n
 	"engines are split the same way from outside (kernels/bench.Profile, scripts/bench_torch.py mode profile): the " +
 	"convolution rows run each of the probe's convolution shapes alone (forward; gradient w.r.t. the input only; w.r.t. " +
 	"the kernel only: what autograd calls, aten::convolution_backward in PyTorch) times its count; GroupNorm and SiLU are " +
-	"the step minus the step without them; the optimizer is the step minus a gradients-only step; rest is what is left. " +
+	"the step minus the step without them; the optimizer is the step minus a step that outputs the same gradients without the update; rest is what is left. " +
 	"Ablations interact with fusion, so the parts are estimates that need not add up exactly.\n"
 
 // writeProbeSections writes the probe network's training step against the
