@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/engine/enginetest"
 	"github.com/dmseg/dmseg/kernels/experiments"
+	"github.com/dmseg/dmseg/kernels/metrics/quality"
 	"github.com/dmseg/dmseg/kernels/runners"
 	"github.com/dmseg/dmseg/kernels/train"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -124,6 +126,28 @@ func TestTinyExperimentEndToEnd(t *testing.T) {
 	}
 	if !same || !diff {
 		t.Errorf("sampling: same seed identical=%v, other seed differs=%v", same, diff)
+	}
+	// StateHF: one entry for x_T and one per step; x_T is unit white noise (its
+	// energy is quality.WhiteNoiseHF); the last entry is the
+	// returned sample's, against the clean images' energy.
+	ddimSpec, _ := l.Spec("ddim", 0, -1, "")
+	hf, final, err := l.StateHF(b, ddimSpec, 6, 9, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sz := l.ImageSize()
+	if len(hf) != ddimSpec.Steps+1 || hf[0].T != s.Timesteps()[0] || hf[len(hf)-1].T != -1 || len(final) != 6*sz*sz {
+		t.Fatalf("StateHF: %d entries (want %d), first t %d, last t %d", len(hf), ddimSpec.Steps+1, hf[0].T, hf[len(hf)-1].T)
+	}
+	if r := hf[0].HF / quality.WhiteNoiseHF; r < 0.85 || r > 1.15 || hf[0].Ratio != hf[0].HF/hf[0].Marginal {
+		t.Errorf("x_T is white noise: HF %.3f, want about %d; entry %+v", hf[0].HF, quality.WhiteNoiseHF, hf[0])
+	}
+	wantHF := 0.0
+	for i := 0; i < 6; i++ {
+		wantHF += quality.HighFrequencyEnergy(final[i*sz*sz:(i+1)*sz*sz], sz, sz) / 6
+	}
+	if last := hf[len(hf)-1]; math.Abs(last.HF-wantHF) > 1e-9 || last.Abar != 1 || last.Marginal != 0.05 {
+		t.Errorf("final StateHF entry %+v, sample energy %g", last, wantHF)
 	}
 	if _, err := l.NewSampler(b, "ddpm", 7); err == nil {
 		t.Error("ddpm sampler accepted steps != T")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
+	"github.com/dmseg/dmseg/kernels/metrics/quality"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -88,4 +89,61 @@ func (l *Loaded) Trajectory(backend backends.Backend, spec SamplerSpec, n int, s
 		steps[k] = st
 	}
 	return steps, final, nil
+}
+
+// HFStep is the fine-detail energy of a sampler's state at one point of its
+// trajectory, against what the forward process has there.
+type HFStep struct {
+	T        int     // 0-based timestep of the state; -1 for the final sample
+	Abar     float64 // abar_t (1 for the final sample)
+	HF       float64 // mean over the images of quality.HighFrequencyEnergy(x_t)
+	Marginal float64 // quality.MarginalHF(abar_t, dataHF): the forward marginal's value
+	Ratio    float64 // HF / Marginal: 1 while the trajectory stays on the marginal
+}
+
+// StateHF runs a sampler from x_T (seed; its noise from seed+1) on n images
+// and records after every step the high-frequency energy of the state x_t
+// against the energy of the forward process at the same t (the clean images'
+// mean energy dataHF, e.g. of the held-out split). No extra network calls:
+// it costs one sampling run. This is the evidence for issue 10's remaining
+// DDIM gap: the deterministic path's state drifts above the marginal in the
+// finest detail as t falls (noise the network leaves in x0_hat is kept as
+// signal), while ancestral sampling's fresh noise holds it on the marginal.
+func (l *Loaded) StateHF(backend backends.Backend, spec SamplerSpec, n int, seed int64, dataHF float64) ([]HFStep, []float32, error) {
+	s, err := l.NewSamplerSpec(backend, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	sz := l.ImageSize()
+	D := sz * sz
+	ts := s.Timesteps()
+	abar := l.Model.Sched.AlphasCumprod
+	step := func(t int, x []float32) HFStep {
+		hf := 0.0
+		for i := 0; i < n; i++ {
+			hf += quality.HighFrequencyEnergy(x[i*D:(i+1)*D], sz, sz) / float64(n)
+		}
+		a := 1.0
+		if t >= 0 {
+			a = abar[t]
+		}
+		m := quality.MarginalHF(a, dataHF)
+		return HFStep{T: t, Abar: a, HF: hf, Marginal: m, Ratio: hf / m}
+	}
+	xT, err := diffusion.GaussianNoise(backend, seed, n, sz, sz, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := []HFStep{step(ts[0], tensors.MustCopyFlatData[float32](xT))}
+	out, err := s.SampleFrom(xT, seed+1, nil, func(k int, x *tensors.Tensor) {
+		t := -1
+		if k < len(ts) {
+			t = ts[k]
+		}
+		steps = append(steps, step(t, tensors.MustCopyFlatData[float32](x)))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return steps, tensors.MustCopyFlatData[float32](out), nil
 }
