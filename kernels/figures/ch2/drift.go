@@ -2,6 +2,9 @@ package ch2
 
 import (
 	"fmt"
+	"strings"
+
+	"github.com/dmseg/dmseg/kernels/artifacts"
 
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/figures/toyplots"
@@ -96,4 +99,61 @@ func DriftFigure(d *Drift, stamp string) ([]byte, error) {
 	}
 	return toyplots.Lines(fmt.Sprintf("Fine-detail energy of the sampler's state vs the forward process (n=%d, seed %d)\n%s", d.N, d.Seed, stamp),
 		"timestep t of the state (sampling runs right to left)", "HF(x_t) / E_q[HF(x_t)]", false, series...)
+}
+
+// SamplerSpectrum is one sampler's stored samples in a quality record seen
+// feature group by feature group.
+type SamplerSpectrum struct {
+	Label    string
+	Groups   []quality.GroupDistance // FD by feature group against the record's held-out split
+	Spectrum []float64               // quality.MeanSpectrum of the samples
+}
+
+// RecordSpectra decomposes a quality record: for every sampler, the FD of its
+// stored samples by feature group and their mean radial spectrum, with the
+// held-out split's spectrum (real). Pure Go on the stored PNGs: the same on
+// every backend.
+func RecordSpectra(a *artifacts.Artifact, ev *artifacts.Eval) (real []float64, rows []SamplerSpectrum, err error) {
+	p, _, err := ddpmuncond.Quality(ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := runConfig(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := rc.Experiment
+	split := e.Data.HeldOut
+	if i := strings.LastIndex(p.HeldOut, "/"); i >= 0 {
+		split = p.HeldOut[i+1:]
+	}
+	held, err := e.LoadSplit(split)
+	if err != nil {
+		return nil, nil, err
+	}
+	sz := held.H
+	pix := synthesis.SetPixels(held)
+	ref, err := quality.NewReference(pix, held.N, sz, sz)
+	if err != nil {
+		return nil, nil, err
+	}
+	if real, err = quality.MeanSpectrum(pix, held.N, sz, sz); err != nil {
+		return nil, nil, err
+	}
+	for _, s := range p.Samplers {
+		sp, err := samples(ev, s, sz)
+		if err != nil {
+			return nil, nil, err
+		}
+		g, err := ref.GroupFD(sp, p.N)
+		if err != nil {
+			return nil, nil, err
+		}
+		ms, err := quality.MeanSpectrum(sp, p.N, sz, sz)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows = append(rows, SamplerSpectrum{Label: SamplerLabel(s), Groups: g, Spectrum: ms})
+	}
+	return real, rows, nil
 }

@@ -2,10 +2,12 @@ package ch2
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/metrics/quality"
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 )
 
@@ -83,5 +85,50 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 	}
 	if md := tab.Markdown(); !strings.Contains(md, "DDPM-1000") {
 		t.Errorf("markdown lacks the DDPM-1000 rows:\n%s", md)
+	}
+}
+
+// The issue-10 finding on the committed test-split record of the current
+// v-objective artifact: DDIM-50's samples carry more power than the held-out
+// images in the finest (diagonal, beyond-Nyquist-circle) bands, ancestral
+// DDPM-1000's from the same x_T do not, and the spectrum group is where DDIM's
+// FD exceeds DDPM's most.
+func TestRecordSpectraLocateTheDDIMGap(t *testing.T) {
+	a, err := artifacts.Open(artifacts.Root(), "ch2-ddpm-uncond-cpu-20261202-a1bd0365")
+	if err != nil {
+		t.Skip("artifact not committed: ", err)
+	}
+	ev, err := QualityEval(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, rows, err := RecordSpectra(a, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || !strings.HasPrefix(rows[0].Label, "DDIM-50") || rows[1].Label != "DDPM-1000" || len(real) != quality.SpectrumBands {
+		t.Fatalf("rows %+v, real %v", rows, real)
+	}
+	excess := func(r SamplerSpectrum) float64 {
+		e := 0.0
+		for b := 12; b < quality.SpectrumBands; b++ {
+			e += (r.Spectrum[b] - real[b]) / 4
+		}
+		return e
+	}
+	if e := excess(rows[0]); e < 0.15 {
+		t.Errorf("DDIM-50 mean log10 power excess in bands 12-15: %.3f, the finding says > 0.15", e)
+	}
+	if e := excess(rows[1]); math.Abs(e) > 0.1 {
+		t.Errorf("DDPM-1000 excess in bands 12-15: %.3f, the finding says within 0.1", e)
+	}
+	gap, worst := 0.0, ""
+	for i, g := range rows[0].Groups {
+		if d := g.FD - rows[1].Groups[i].FD; d > gap {
+			gap, worst = d, g.Group
+		}
+	}
+	if worst != "spectrum" {
+		t.Errorf("largest DDIM-minus-DDPM group FD is %q (+%.1f), the finding says spectrum", worst, gap)
 	}
 }
