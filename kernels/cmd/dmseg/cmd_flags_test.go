@@ -43,6 +43,8 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"artifacts", "verify", "--root", filepath.Join(dir, "no", "such")}, "does not exist"},
 		{[]string{"evaluate", "--artifact", "x", "--eta", "-3"}, "--eta must be a finite number >= 0"},
 		{[]string{"evaluate", "--artifact", "x", "--spacing", "sideways"}, "--spacing \"sideways\""},
+		{[]string{"sample", "--artifact", "x", "--clip-x0", "-2", "--out", out}, "--clip-x0 must be a finite number >= 0"},
+		{[]string{"sample", "--artifact", "x", "--sampler", "ddpm", "--clip-x0", "1", "--out", out}, "--clip-x0 applies to --sampler ddim"},
 		{[]string{"segment", "--artifact", "x", "--image", in, "--out", out, "--samples", "0"}, "--samples must be in 1..255"},
 		{[]string{"metrics", "--pred", dir, "--truth", filepath.Join(dir, "none")}, "none"},
 	}

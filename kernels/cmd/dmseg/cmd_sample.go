@@ -23,11 +23,11 @@ func init() {
 }
 
 func runSample(args []string) error {
-	fs := newFlags("sample", "--artifact ID --sampler ddpm|ddim [--steps S] [--eta E] [--spacing NAME] --n N --seed K --out FILE.png", `
+	fs := newFlags("sample", "--artifact ID --sampler ddpm|ddim [--steps S] [--eta E] [--spacing NAME] [--clip-x0 C] --n N --seed K --out FILE.png", `
 Loads a verified artifact (any changed byte is refused), draws N images with the ancestral DDPM
 sampler (all T steps; --steps must be T or 0) or DDIM (--steps S network calls, 50 in the thesis;
---eta 0 is deterministic, 1 adds DDPM-like noise; --spacing picks the visited timesteps; both
-default to the experiment's), and writes them as a PNG grid. S = T works with every spacing. The PNG carries the stamp
+--eta 0 is deterministic, 1 adds DDPM-like noise; --spacing picks the visited timesteps; --clip-x0
+clips x0_hat at every DDIM step; all default to the experiment's), and writes them as a PNG grid. S = T works with every spacing. The PNG carries the stamp
 (artifact id, commits, backend, sampler, seed) in a tEXt chunk and FILE.json beside it records the
 same plus the timing. Same artifact + sampler + steps + seed + backend = same pixels.
 
@@ -37,6 +37,7 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	steps := fs.Int("steps", 0, "sampling steps (0: T for ddpm, the experiment's for ddim)")
 	eta := fs.Float64("eta", -1, "DDIM eta >= 0 (default: the experiment's, 0 in the thesis)")
 	spacing := fs.String("spacing", "", "DDIM timestep spacing: "+strings.Join(schedule.SpacingNames, ", ")+" (default: the experiment's)")
+	clip := fs.Float64("clip-x0", -1, "DDIM: clip x0_hat to [-c, c], 0 = off (default: the experiment's)")
 	n := fs.Int("n", 16, "number of images")
 	seed := fs.Int64("seed", 1, "seed of x_T (the sampler's own noise uses seed+1)")
 	out := fs.String("out", "samples.png", "output PNG grid")
@@ -60,6 +61,12 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	if *spacing != "" && !slices.Contains(schedule.SpacingNames, *spacing) {
 		return fmt.Errorf("--spacing %q: want one of %s", *spacing, strings.Join(schedule.SpacingNames, ", "))
 	}
+	if *clip != -1 && (*clip < 0 || math.IsNaN(*clip) || math.IsInf(*clip, 0)) {
+		return fmt.Errorf("--clip-x0 must be a finite number >= 0 (0: off), got %g", *clip)
+	}
+	if *clip != -1 && *sampler != "ddim" {
+		return fmt.Errorf("--clip-x0 applies to --sampler ddim (the ancestral sampler clips as the experiment says)")
+	}
 	a, err := artifacts.Open(*root, *ref)
 	if err != nil {
 		return err
@@ -75,6 +82,9 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	spec, err := l.Spec(*sampler, *steps, *eta, *spacing)
 	if err != nil {
 		return err
+	}
+	if *clip != -1 {
+		spec.ClipX0 = *clip
 	}
 	s, err := l.NewSamplerSpec(backend, spec)
 	if err != nil {
