@@ -101,16 +101,7 @@ func QualityTable(a *artifacts.Artifact, ev *artifacts.Eval) (*tables.Table, err
 // returns the table made from them and one line per number that differs from
 // what the record says.
 func RecomputeQuality(a *artifacts.Artifact, ev *artifacts.Eval) (*tables.Table, []string, error) {
-	p, stored, err := ddpmuncond.Quality(ev)
-	if err != nil {
-		return nil, nil, err
-	}
-	rc, err := runConfig(a)
-	if err != nil {
-		return nil, nil, err
-	}
-	e := rc.Experiment
-	held, err := e.LoadSplit(e.Data.HeldOut)
+	p, stored, e, held, err := recordHeldOut(a, ev)
 	if err != nil {
 		return nil, nil, err
 	}

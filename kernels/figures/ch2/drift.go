@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/experiments"
 
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/figures/toyplots"
@@ -114,20 +116,7 @@ type SamplerSpectrum struct {
 // held-out split's spectrum (real). Pure Go on the stored PNGs: the same on
 // every backend.
 func RecordSpectra(a *artifacts.Artifact, ev *artifacts.Eval) (real []float64, rows []SamplerSpectrum, err error) {
-	p, _, err := ddpmuncond.Quality(ev)
-	if err != nil {
-		return nil, nil, err
-	}
-	rc, err := runConfig(a)
-	if err != nil {
-		return nil, nil, err
-	}
-	e := rc.Experiment
-	split := e.Data.HeldOut
-	if i := strings.LastIndex(p.HeldOut, "/"); i >= 0 {
-		split = p.HeldOut[i+1:]
-	}
-	held, err := e.LoadSplit(split)
+	p, _, e, held, err := recordHeldOut(a, ev)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,7 +130,7 @@ func RecordSpectra(a *artifacts.Artifact, ev *artifacts.Eval) (real []float64, r
 		return nil, nil, err
 	}
 	for _, s := range p.Samplers {
-		sp, err := samples(ev, s, sz)
+		sp, err := samples(ev, s, e.Data.Phantom.Size)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -156,4 +145,26 @@ func RecordSpectra(a *artifacts.Artifact, ev *artifacts.Eval) (real []float64, r
 		rows = append(rows, SamplerSpectrum{Label: SamplerLabel(s), Groups: g, Spectrum: ms})
 	}
 	return real, rows, nil
+}
+
+// recordHeldOut opens a quality record's protocol and results, the artifact's
+// resolved experiment and the split the record compared against (its
+// held_out, e.g. "phantom:lung/val"; the experiment's held-out split for
+// records that do not name one).
+func recordHeldOut(a *artifacts.Artifact, ev *artifacts.Eval) (ddpmuncond.QualityProtocol, ddpmuncond.QualityResults, experiments.Experiment, *dataset.Set, error) {
+	p, r, err := ddpmuncond.Quality(ev)
+	if err != nil {
+		return p, r, experiments.Experiment{}, nil, err
+	}
+	rc, err := runConfig(a)
+	if err != nil {
+		return p, r, experiments.Experiment{}, nil, err
+	}
+	e := rc.Experiment
+	split := e.Data.HeldOut
+	if i := strings.LastIndex(p.HeldOut, "/"); i >= 0 {
+		split = p.HeldOut[i+1:]
+	}
+	held, err := e.LoadSplit(split)
+	return p, r, e, held, err
 }
