@@ -1,6 +1,7 @@
 package ch3
 
 import (
+	"fmt"
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"math"
 	"os"
@@ -62,6 +63,27 @@ func TestSeedTableWithCommittedArtifacts(t *testing.T) {
 	}
 	if !strings.Contains(notes, "seeds compared pairwise") {
 		t.Errorf("no ranking note: %s", notes)
+	}
+	// With two or more seeds of each conditioning, the note gives the difference of
+	// the means in standard errors, recomputed here from the seed rows.
+	dice := map[string][]float64{}
+	for _, r := range tab.Rows {
+		if !strings.Contains(r.Label, "mean of") {
+			mode := "add"
+			if strings.Contains(r.Label, "concatenation") {
+				mode = "concat"
+			}
+			dice[mode] = append(dice[mode], r.Metrics["dice"])
+		}
+	}
+	if len(dice["add"]) >= 2 && len(dice["concat"]) >= 2 {
+		ma, sa := MeanStd(dice["add"])
+		mc, sc := MeanStd(dice["concat"])
+		se := math.Sqrt(sa*sa/float64(len(dice["add"])) + sc*sc/float64(len(dice["concat"])))
+		want := fmt.Sprintf("%+.4f Dice, %.1f standard errors", mc-ma, (mc-ma)/se)
+		if !strings.Contains(notes, want) {
+			t.Errorf("no note %q in: %s", want, notes)
+		}
 	}
 }
 
