@@ -73,6 +73,25 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 			return nil, err
 		}
 		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Record.ID < evs[j].Record.ID })
+		// DDIM-only records are set against a DDPM-1000 row of another record drawn
+		// from the same x_T: same split, n, seed, batch and weights.
+		type xT struct {
+			held     string
+			n, batch int
+			seed     int64
+			ema      bool
+		}
+		type ref struct {
+			fd float64
+			id string
+		}
+		ddpmAt := map[xT]ref{}
+		type lone struct {
+			key xT
+			fd  float64
+			id  string
+		}
+		var alone []lone
 		for _, ev := range evs {
 			if ev.Record.Name != ddpmuncond.EvalName {
 				continue
@@ -96,9 +115,21 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
 					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction}})
 			}
+			key := xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}
 			if d, ok := fd["ddim"]; ok && fd["ddpm"] > 0 {
 				t.Notes = append(t.Notes, fmt.Sprintf("%s, record %s on %s: FD(DDIM) / FD(DDPM) = %.1f / %.1f = %.2f",
 					a.Manifest.ID, ev.Record.ID, p.HeldOut, d, fd["ddpm"], d/fd["ddpm"]))
+			} else if ok {
+				alone = append(alone, lone{key, d, ev.Record.ID})
+			}
+			if d, ok := fd["ddpm"]; ok {
+				ddpmAt[key] = ref{d, ev.Record.ID}
+			}
+		}
+		for _, l := range alone {
+			if r, ok := ddpmAt[l.key]; ok && r.fd > 0 {
+				t.Notes = append(t.Notes, fmt.Sprintf("%s, record %s on %s against DDPM-1000 of record %s (same x_T): FD(DDIM) / FD(DDPM) = %.1f / %.1f = %.2f",
+					a.Manifest.ID, l.id, l.key.held, r.id, l.fd, r.fd, l.fd/r.fd))
 			}
 		}
 	}

@@ -86,6 +86,40 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 	if md := tab.Markdown(); !strings.Contains(md, "DDPM-1000") {
 		t.Errorf("markdown lacks the DDPM-1000 rows:\n%s", md)
 	}
+	// A DDIM-only record is set against the DDPM-1000 row of a record with the same
+	// x_T (split, n, seed, batch): the committed eta-0.5 test record and Figure 10's.
+	for _, a := range arts {
+		evs, _ := a.Evals()
+		type key struct {
+			held     string
+			n, batch int
+			seed     int64
+		}
+		ddpm := map[key]string{}
+		fds := map[string]float64{}
+		for _, ev := range evs {
+			p, r, _ := ddpmuncond.Quality(ev)
+			for i, s := range p.Samplers {
+				if s.Sampler == "ddpm" {
+					ddpm[key{p.HeldOut, p.N, p.Batch, p.Seed}] = ev.Record.ID
+					fds[ev.Record.ID] = r.Rows[i].FD
+				}
+			}
+		}
+		for _, ev := range evs {
+			p, r, _ := ddpmuncond.Quality(ev)
+			if len(p.Samplers) != 1 || p.Samplers[0].Sampler != "ddim" {
+				continue
+			}
+			if id, ok := ddpm[key{p.HeldOut, p.N, p.Batch, p.Seed}]; ok {
+				want := fmt.Sprintf("record %s on %s against DDPM-1000 of record %s (same x_T): FD(DDIM) / FD(DDPM) = %.1f / %.1f = %.2f",
+					ev.Record.ID, p.HeldOut, id, r.Rows[0].FD, fds[id], r.Rows[0].FD/fds[id])
+				if !strings.Contains(strings.Join(tab.Notes, "\n"), want) {
+					t.Errorf("no note %q", want)
+				}
+			}
+		}
+	}
 }
 
 // The issue-10 finding on the committed test-split record of the current
