@@ -137,3 +137,38 @@ func TestDDIMBiasShrinksWithSteps(t *testing.T) {
 		t.Errorf("DDIM-1000 covariance error %.4f > 0.01", prev)
 	}
 }
+
+// A denoiser that leaves a fraction l of the noise in x0_hat: deterministic
+// DDIM-1000 inflates the output variance by the closed form
+// (1 + sigma_T^2/lambda)^l (relative to the same sampler with the exact
+// denoiser), most for the directions of least data variance; ancestral
+// sampling with the same leak stays near 1/(1-l)^2 for every lambda.
+func TestLeakInflation(t *testing.T) {
+	s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
+	d := &DDIM{m: Model{s, nil, Eps}, opts: DDIMOptions{Steps: 1000}}
+	d.ts, _ = schedule.DDIMTimesteps(schedule.SpacingLinspace, 1000, 1000)
+	anc := &Ancestral{m: Model{s, nil, Eps}}
+	lams := []float64{1, 1e-2, 1e-3}
+	for _, lam := range lams {
+		exactDDIM := LeakyVariance(d.Coefs(), lam, nil)
+		exactAnc := LeakyVariance(anc.Coefs(), lam, nil)
+		if math.Abs(exactDDIM/lam-1) > 0.15 || math.Abs(exactAnc/lam-1) > 0.25 {
+			t.Errorf("lambda %g: exact denoiser gives variance %.4g (DDIM-1000), %.4g (ancestral)", lam, exactDDIM, exactAnc)
+		}
+	}
+	rows := LeakStudy(s, lams, []float64{0.02, 0.05})
+	if len(rows) != 6 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows {
+		if math.Abs(r.DDIM/r.ClosedForm-1) > 0.03 {
+			t.Errorf("lambda %g leak %g: DDIM-1000 inflation %.4f, closed form %.4f", r.Lambda, r.Leak, r.DDIM, r.ClosedForm)
+		}
+		if want := 1 / ((1 - r.Leak) * (1 - r.Leak)); math.Abs(r.Ancestral-want) > 0.06 {
+			t.Errorf("lambda %g leak %g: ancestral inflation %.4f, want about %.4f", r.Lambda, r.Leak, r.Ancestral, want)
+		}
+		if r.Lambda <= 1e-2 && r.Leak == 0.05 && r.DDIM < 1.5*r.Ancestral {
+			t.Errorf("lambda %g: DDIM inflation %.3f is not well above the ancestral %.3f", r.Lambda, r.DDIM, r.Ancestral)
+		}
+	}
+}
