@@ -190,6 +190,9 @@ func segSection(b *strings.Builder, t *tables.Table, root string) error {
 	var keys []string
 	labels := map[string][]string{}
 	for _, r := range ours {
+		if r.Artifact == "" {
+			continue // a row derived from other rows (a mean over seeds): their lines carry its provenance
+		}
 		key := r.Artifact + "/" + r.Eval
 		if _, ok := labels[key]; !ok {
 			keys = append(keys, key)
