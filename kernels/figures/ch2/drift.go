@@ -57,9 +57,7 @@ func MeasureDrift(backend backends.Backend, l *ddpmuncond.Loaded, specs []ddpmun
 	sz := held.H
 	pix := synthesis.SetPixels(held)
 	d := &Drift{Specs: specs, N: n, Seed: seed}
-	for i := 0; i < held.N; i++ {
-		d.DataHF += quality.HighFrequencyEnergy(pix[i*sz*sz:(i+1)*sz*sz], sz, sz) / float64(held.N)
-	}
+	d.DataHF = quality.MeanHighFrequencyEnergy(pix, held.N, sz, sz)
 	ref, err := quality.NewReference(pix, held.N, sz, sz)
 	if err != nil {
 		return nil, err

@@ -61,3 +61,13 @@ func (r SpeckleRule) Speckled(pix []float32, n, w, h int) ([]bool, float64, erro
 	}
 	return out, float64(c) / float64(n), nil
 }
+
+// MeanHighFrequencyEnergy is the mean of HighFrequencyEnergy over n images
+// stored contiguously (n*w*h values).
+func MeanHighFrequencyEnergy(pix []float32, n, w, h int) float64 {
+	s := 0.0
+	for i := 0; i < n; i++ {
+		s += HighFrequencyEnergy(pix[i*w*h:(i+1)*w*h], w, h)
+	}
+	return s / float64(n)
+}

@@ -115,14 +115,10 @@ func (l *Loaded) StateHF(backend backends.Backend, spec SamplerSpec, n int, seed
 		return nil, nil, err
 	}
 	sz := l.ImageSize()
-	D := sz * sz
 	ts := s.Timesteps()
 	abar := l.Model.Sched.AlphasCumprod
 	step := func(t int, x []float32) HFStep {
-		hf := 0.0
-		for i := 0; i < n; i++ {
-			hf += quality.HighFrequencyEnergy(x[i*D:(i+1)*D], sz, sz) / float64(n)
-		}
+		hf := quality.MeanHighFrequencyEnergy(x, n, sz, sz)
 		a := 1.0
 		if t >= 0 {
 			a = abar[t]
