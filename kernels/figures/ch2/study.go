@@ -9,7 +9,12 @@ import (
 	"github.com/dmseg/dmseg/kernels/tables"
 )
 
-// Artifacts opens every artifact of the chapter-2 experiment under root, oldest first.
+// NoEMAExperiment is the EMA ablation of Experiment: the same training,
+// sampled with the raw weights (issue 10).
+const NoEMAExperiment = "ch2-ddpm-uncond-noema-cpu"
+
+// Artifacts opens every artifact of the chapter-2 experiment and of its EMA
+// ablation under root, oldest first.
 func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	ms, errs := artifacts.List(root)
 	if len(errs) > 0 {
@@ -17,7 +22,7 @@ func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	}
 	var out []*artifacts.Artifact
 	for i := len(ms) - 1; i >= 0; i-- { // List is newest first
-		if ms[i].Experiment != Experiment {
+		if ms[i].Experiment != Experiment && ms[i].Experiment != NoEMAExperiment {
 			continue
 		}
 		a, err := artifacts.Open(root, ms[i].ID)
@@ -66,8 +71,12 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		}
 		tr := rc.Experiment.Train
 		seen := tr.Steps * int64(tr.BatchSize)
-		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s objective, %d steps x batch %d = %d images seen, EMA %g",
-			a.Manifest.ID, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, tr.EMADecay))
+		weights := fmt.Sprintf("EMA %g weights", tr.EMADecay)
+		if !rc.Experiment.Sampling.UseEMA {
+			weights = "raw weights"
+		}
+		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s objective, %d steps x batch %d = %d images seen, EMA %g, sampled with the %s",
+			a.Manifest.ID, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, tr.EMADecay, weights))
 		evs, err := a.Evals()
 		if err != nil {
 			return nil, err
@@ -111,6 +120,9 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 				}
 				fd[s.Sampler] = row.FD
 				label := fmt.Sprintf("%s, %s; %s objective, %.1fk images seen", SamplerLabel(s), p.HeldOut, rc.Experiment.Diffusion.Param, float64(seen)/1000)
+				if !p.UseEMA {
+					label += ", raw weights"
+				}
 				t.Rows = append(t.Rows, tables.Row{Label: label, Source: tables.SourceDMSeg,
 					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
 					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction}})

@@ -83,6 +83,16 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 	if ratios == 0 {
 		t.Errorf("no record with both samplers: the table's main comparison is missing")
 	}
+	// Rows sampled with the raw weights (the EMA ablation) say so; the others do not.
+	raw := map[string]bool{}
+	for _, a := range arts {
+		raw[a.Manifest.ID] = a.Manifest.Experiment == NoEMAExperiment
+	}
+	for _, row := range tab.Rows {
+		if strings.HasSuffix(row.Label, ", raw weights") != raw[row.Artifact] {
+			t.Errorf("row %q of %s: raw-weights label %v, want %v", row.Label, row.Artifact, !raw[row.Artifact], raw[row.Artifact])
+		}
+	}
 	if md := tab.Markdown(); !strings.Contains(md, "DDPM-1000") {
 		t.Errorf("markdown lacks the DDPM-1000 rows:\n%s", md)
 	}
