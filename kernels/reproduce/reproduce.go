@@ -409,6 +409,9 @@ func (r *run) chapter3() error {
 	if err := r.timed("chapter 3: Dice vs sampling steps from the stored masks", r.steps); err != nil {
 		return err
 	}
+	if err := r.timed("chapter 3: sample ensembles from the stored masks", r.ensembles); err != nil {
+		return err
+	}
 	seeds, err := r.segTable("chapter 3: seed study", func() (*tables.Table, []*ch3.Result, []string, error) {
 		return ch3.SeedTable(r.o.Artifacts)
 	})
@@ -488,6 +491,49 @@ func (r *run) steps() error {
 		srcs = append(srcs, a.Manifest.ID+"/"+q.Eval)
 	}
 	return r.plot(report.Figure{Path: "plots/ch3-dice-vs-steps.png", What: "pooled Dice and seconds per image vs DDIM steps, and DDPM-1000", Sources: srcs}, f, backend)
+}
+
+// ensembles writes the ensemble study's table, its Dice-vs-k plot and the
+// uncertainty maps when its records exist (`dmseg evaluate --samples 9`). The
+// records hold K-fused masks, which a re-draw of one sample cannot confirm,
+// so they are checked by re-deriving their metrics only.
+func (r *run) ensembles() error {
+	t, es, diffs, err := ch3.EnsembleTable(r.o.Artifacts)
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		r.logf("chapter 3: ensemble study skipped: no ensemble record (dmseg evaluate --artifact NAME --samples 9)\n")
+		return nil
+	}
+	r.rep.Mismatches = append(r.rep.Mismatches, diffs...)
+	if err := r.table(t); err != nil {
+		return err
+	}
+	var srcs []string
+	for _, e := range es {
+		srcs = append(srcs, e.Artifact.Manifest.ID+"/"+e.Eval.Record.ID)
+	}
+	backend := es[0].Eval.Record.Backend.Name
+	f, err := ch3.EnsembleFigure(es)
+	if err != nil {
+		return err
+	}
+	if err := r.plot(report.Figure{Path: "plots/ch3-ensembles.png", What: "pooled and per-image Dice vs samples fused per image (k = 1, 3, 5, 9)", Sources: srcs}, f, backend); err != nil {
+		return err
+	}
+	for _, e := range es {
+		f, err := ch3.UncertaintyFigure(e, 6)
+		if err != nil {
+			return err
+		}
+		if err := r.plot(report.Figure{Path: "plots/ch3-uncertainty-" + e.Model.Task + ".png",
+			What:    fmt.Sprintf("%s: fused probability of %d samples per image and per-pixel disagreement, first validation phantoms", e.Model.Task, e.Protocol.Samples),
+			Sources: []string{e.Artifact.Manifest.ID + "/" + e.Eval.Record.ID}}, f, e.Eval.Record.Backend.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resampleAll re-draws the first ResampleK predictions of each result's record.

@@ -487,27 +487,12 @@ func Uncertainty(backend backends.Backend, r *Result, n, k int, seed int64) ([]b
 	if err != nil {
 		return nil, nil, err
 	}
-	sz := r.Set.W
-	var cells []*image.Gray
-	for i := 0; i < n; i++ {
-		img := image.NewGray(image.Rect(0, 0, sz, sz))
-		copy(img.Pix, r.Set.Images[i*sz*sz:(i+1)*sz*sz])
-		truth := image.NewGray(image.Rect(0, 0, sz, sz))
-		copy(truth.Pix, r.Set.Masks[i*sz*sz:(i+1)*sz*sz])
-		prob := image.NewGray(image.Rect(0, 0, sz, sz))
-		unc := image.NewGray(image.Rect(0, 0, sz, sz))
-		for j, q := range pr.Prob[i*sz*sz : (i+1)*sz*sz] {
-			prob.Pix[j] = uint8(math.Round(255 * float64(q)))
-			unc.Pix[j] = uint8(math.Round(255 * 2 * math.Sqrt(float64(q*(1-q)))))
-		}
-		cells = append(cells, img, truth, prob, unc)
+	q := make([]uint8, len(pr.Prob))
+	for j, v := range pr.Prob {
+		q[j] = uint8(math.Round(255 * float64(v)))
 	}
-	grid, err := synthesis.Grid(cells, 4, 4, 3)
-	if err != nil {
-		return nil, nil, err
-	}
-	fig, err := synthesis.Labeled(grid, fmt.Sprintf("%s, %d DDIM samples per image: fused probability and disagreement", r.Model.Label, k),
-		[]string{"X-ray", "ground truth", "P(foreground)", "2 sqrt(p(1-p))"}, nil, r.Artifact.Manifest.ID, 7)
+	fig, err := UncertaintyGrid(r.Set, q, n, fmt.Sprintf("%s, %d DDIM samples per image: fused probability and disagreement", r.Model.Label, k),
+		r.Artifact.Manifest.ID)
 	return fig, res, err
 }
 
