@@ -262,7 +262,7 @@ func init() {
 	// ch2-ddpm-uncond-cpu-20261203-4124051f, whose DDIM-50 was worse on the validation split
 	// (FD 167 compvis / 131 trailing+clip against 61 / 49), so this definition was restored; both
 	// artifacts' records are in thesis/tables/ch2-samplers (issue 10).
-	add(Experiment{
+	ch2cpu := Experiment{
 		Name: "ch2-ddpm-uncond-cpu", Kind: KindDDPMUncond, Chapter: "2",
 		Description: "Unconditional DDPM on 64x64 phantom chest X-rays, sized for ~1 h on 2 CPU cores (XLA CPU): " +
 			"the CPU U-Net, thesis diffusion settings (T=1000, CompVis-linear betas 1e-4..0.02, DDIM-50 sampling) " +
@@ -272,7 +272,8 @@ func init() {
 			LR:       train.LRConfig{Schedule: "linear", LR: 4e-4, LRFinal: 4e-5},
 			ClipNorm: 1, EMADecay: 0.995, CheckpointSeconds: 180, LogEvery: 1},
 		Sampling: thesisSampling,
-	})
+	}
+	add(ch2cpu)
 
 	// The EMA ablation (issue 10): the same training run, sampled with the raw
 	// weights. On the 64k-image trial the raw weights' DDIM-50 was far closer to
@@ -283,18 +284,12 @@ func init() {
 	// Result (artifact ch2-ddpm-uncond-noema-cpu-20261203-87061985, record
 	// quality-a758544d7a, validation split): raw weights FD 76.7 against 48.8
 	// for the EMA weights, so the definition keeps its EMA.
-	noEMA := thesisSampling
-	noEMA.UseEMA = false
-	add(Experiment{
-		Name: "ch2-ddpm-uncond-noema-cpu", Kind: KindDDPMUncond, Chapter: "2",
-		Description: "EMA ablation of ch2-ddpm-uncond-cpu (issue 10): the same training, sampled with the raw weights " +
-			"instead of their EMA (0.995) copy.",
-		Model: "unet-cpu", Data: phantomData, Diffusion: cpuDiffusion,
-		Train: train.Config{Steps: 2400, BatchSize: 8, Seed: 42,
-			LR:       train.LRConfig{Schedule: "linear", LR: 4e-4, LRFinal: 4e-5},
-			ClipNorm: 1, EMADecay: 0.995, CheckpointSeconds: 180, LogEvery: 1},
-		Sampling: noEMA,
-	})
+	noEMA := ch2cpu
+	noEMA.Name = "ch2-ddpm-uncond-noema-cpu"
+	noEMA.Description = "EMA ablation of ch2-ddpm-uncond-cpu (issue 10): the same training, sampled with the raw weights " +
+		"instead of their EMA (0.995) copy."
+	noEMA.Sampling.UseEMA = false
+	add(noEMA)
 
 	add(Experiment{
 		Name: "ch2-ddpm-uncond-paper", Kind: KindDDPMUncond, Chapter: "2",
