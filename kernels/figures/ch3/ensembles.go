@@ -178,9 +178,18 @@ func EnsembleTable(root string) (*tables.Table, []*Ensemble, []string, error) {
 				Metrics: map[string]float64{"dice": s.Pooled.Dice, "dice_per_image": s.PerImageMean.Dice, tables.Jaccard: s.Pooled.Jaccard,
 					"sensitivity": s.Pooled.Sensitivity, "precision": s.Pooled.Precision}, N: s.Pooled.N})
 		}
-		first, last := e.Rows[0].Summary.Pooled.Dice, e.Summary.Pooled.Dice
-		note := fmt.Sprintf("%s (%s): k=%d vs k=1 pooled Dice %+.4f (%.4f -> %.4f); the %d samples disagree on %.4f per pixel on average (mean of sqrt(p(1-p)))",
-			m.Label, m.Task, e.Protocol.Samples, last-first, first, last, e.Protocol.Samples, e.MeanSampleStd)
+		p1, pk := e.Rows[0].Summary.Pooled, e.Summary.Pooled
+		note := fmt.Sprintf("%s (%s): k=%d vs k=1 pooled Dice %+.4f (%.4f -> %.4f), sensitivity %.4f -> %.4f, precision %.4f -> %.4f, per-image mean Dice %.4f -> %.4f; "+
+			"the %d samples disagree on %.4f per pixel on average (mean of sqrt(p(1-p)))",
+			m.Label, m.Task, e.Protocol.Samples, pk.Dice-p1.Dice, p1.Dice, pk.Dice, p1.Sensitivity, pk.Sensitivity, p1.Precision, pk.Precision,
+			e.Rows[0].Summary.PerImageMean.Dice, e.Summary.PerImageMean.Dice, e.Protocol.Samples, e.MeanSampleStd)
+		if e.Single != nil {
+			a, b := ImageCases(e.Set, e.Single.Masks, e.Protocol.N), ImageCases(e.Set, e.Masks, e.Protocol.N)
+			if a.EmptyTruth > 0 {
+				note += fmt.Sprintf("; images without foreground predicted empty: %d -> %d of %d; images with foreground and at least one true positive: %d -> %d of %d; "+
+					"false-positive pixels %d -> %d (one sample vs the fused K)", a.PredictedEmpty, b.PredictedEmpty, a.EmptyTruth, a.Hit, b.Hit, a.WithTruth, a.FP, b.FP)
+			}
+		}
 		if e.Single != nil && e.Single.Protocol.Seed == e.Protocol.Seed && e.Single.Protocol.Batch == e.Protocol.Batch {
 			note += fmt.Sprintf("; its k=1 row uses the table record's seeds (sample 1 of batch b: seed + 2b), so it equals Table %s's %.4f",
 				map[string]string{tables.TaskLung: "1", tables.TaskInfection: "2"}[m.Task], e.Single.Summary.Pooled.Dice)
@@ -191,6 +200,49 @@ func EnsembleTable(root string) (*tables.Table, []*Ensemble, []string, error) {
 		t.Notes = append(t.Notes, "No ensemble record yet: "+strings.Join(missing, ", ")+" (`dmseg evaluate --artifact NAME --samples 9`).")
 	}
 	return t, out, diffs, nil
+}
+
+// Cases counts, over the first n images of a split, the images whose truth
+// is empty and how many of them the prediction leaves empty, the images with
+// foreground and how many of them get at least one true positive, and the
+// false-positive pixels: what the per-image mean of the 8 metrics rewards
+// (an empty truth predicted empty scores Dice 1) and pooled metrics do not see.
+type Cases struct {
+	EmptyTruth, PredictedEmpty, WithTruth, Hit, FP int
+}
+
+// ImageCases computes Cases from 0/1 predicted masks and the split's masks (truth >= 128).
+func ImageCases(set *dataset.Set, pred []uint8, n int) Cases {
+	var c Cases
+	px := set.H * set.W
+	for i := 0; i < n; i++ {
+		tp, fp, pos := 0, 0, 0
+		for j := i * px; j < (i+1)*px; j++ {
+			t := set.Masks[j] >= 128
+			switch {
+			case t && pred[j] == 1:
+				tp++
+			case pred[j] == 1:
+				fp++
+			}
+			if t {
+				pos++
+			}
+		}
+		c.FP += fp
+		if pos == 0 {
+			c.EmptyTruth++
+			if fp == 0 {
+				c.PredictedEmpty++
+			}
+			continue
+		}
+		c.WithTruth++
+		if tp > 0 {
+			c.Hit++
+		}
+	}
+	return c
 }
 
 // EnsembleFigure plots pooled and per-image mean Dice against the number of
