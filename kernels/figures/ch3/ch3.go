@@ -80,7 +80,8 @@ type Result struct {
 	Protocol segeval.Protocol
 	Summary  seg.Summary // re-derived from the stored masks
 	Set      *dataset.Set
-	Masks    []uint8 // stored predicted masks, 0/1
+	Masks    []uint8      // stored predicted masks, 0/1
+	Counts   []seg.Counts // per image, re-derived from Masks
 	Diffs    []string
 }
 
@@ -216,7 +217,7 @@ func Recompute(m Model, a *artifacts.Artifact, ev *artifacts.Eval) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Model: m, Artifact: a, Eval: ev, Protocol: p, Summary: res.Summary, Set: set, Masks: masks}
+	r := &Result{Model: m, Artifact: a, Eval: ev, Protocol: p, Summary: res.Summary, Set: set, Masks: masks, Counts: res.Counts}
 	for _, agg := range []struct {
 		name      string
 		got, want seg.Metrics

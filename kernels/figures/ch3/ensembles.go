@@ -184,7 +184,7 @@ func EnsembleTable(root string) (*tables.Table, []*Ensemble, []string, error) {
 			m.Label, m.Task, e.Protocol.Samples, pk.Dice-p1.Dice, p1.Dice, pk.Dice, p1.Sensitivity, pk.Sensitivity, p1.Precision, pk.Precision,
 			e.Rows[0].Summary.PerImageMean.Dice, e.Summary.PerImageMean.Dice, e.Protocol.Samples, e.MeanSampleStd)
 		if e.Single != nil {
-			a, b := ImageCases(e.Set, e.Single.Masks, e.Protocol.N), ImageCases(e.Set, e.Masks, e.Protocol.N)
+			a, b := ImageCases(e.Single.Counts), ImageCases(e.Counts)
 			if a.EmptyTruth > 0 {
 				note += fmt.Sprintf("; images without foreground predicted empty: %d -> %d of %d; images with foreground and at least one true positive: %d -> %d of %d; "+
 					"false-positive pixels %d -> %d (one sample vs the fused K)", a.PredictedEmpty, b.PredictedEmpty, a.EmptyTruth, a.Hit, b.Hit, a.WithTruth, a.FP, b.FP)
@@ -202,43 +202,31 @@ func EnsembleTable(root string) (*tables.Table, []*Ensemble, []string, error) {
 	return t, out, diffs, nil
 }
 
-// Cases counts, over the first n images of a split, the images whose truth
-// is empty and how many of them the prediction leaves empty, the images with
-// foreground and how many of them get at least one true positive, and the
-// false-positive pixels: what the per-image mean of the 8 metrics rewards
-// (an empty truth predicted empty scores Dice 1) and pooled metrics do not see.
+// Cases counts, over the images of a record (their confusion counts), the
+// images whose truth is empty and how many of them the prediction leaves
+// empty, the images with foreground and how many of them get at least one
+// true positive, and the false-positive pixels: what the per-image mean of the
+// 8 metrics rewards (an empty truth predicted empty scores Dice 1) and pooled
+// metrics do not see.
 type Cases struct {
-	EmptyTruth, PredictedEmpty, WithTruth, Hit, FP int
+	EmptyTruth, PredictedEmpty, WithTruth, Hit int
+	FP                                         int64
 }
 
-// ImageCases computes Cases from 0/1 predicted masks and the split's masks (truth >= 128).
-func ImageCases(set *dataset.Set, pred []uint8, n int) Cases {
+// ImageCases computes Cases from per-image confusion counts.
+func ImageCases(cs []seg.Counts) Cases {
 	var c Cases
-	px := set.H * set.W
-	for i := 0; i < n; i++ {
-		tp, fp, pos := 0, 0, 0
-		for j := i * px; j < (i+1)*px; j++ {
-			t := set.Masks[j] >= 128
-			switch {
-			case t && pred[j] == 1:
-				tp++
-			case pred[j] == 1:
-				fp++
-			}
-			if t {
-				pos++
-			}
-		}
-		c.FP += fp
-		if pos == 0 {
+	for _, x := range cs {
+		c.FP += x.FP
+		if x.TP+x.FN == 0 {
 			c.EmptyTruth++
-			if fp == 0 {
+			if x.FP == 0 {
 				c.PredictedEmpty++
 			}
 			continue
 		}
 		c.WithTruth++
-		if tp > 0 {
+		if x.TP > 0 {
 			c.Hit++
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dmseg/dmseg/kernels/data/dataset"
+	"github.com/dmseg/dmseg/kernels/metrics/seg"
 
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
 	"github.com/dmseg/dmseg/kernels/runners/segeval"
@@ -108,24 +108,16 @@ func TestEnsembleFigureNeedsRecords(t *testing.T) {
 	}
 }
 
-// ImageCases on a hand-made split of three 2x2 images: an empty truth
-// predicted empty, an empty truth with one false positive, and a lesion hit
-// once and missed once.
+// ImageCases on hand-made counts: an empty truth predicted empty, an empty
+// truth with one false positive, a lesion hit once (with a false positive)
+// and a lesion missed.
 func TestImageCases(t *testing.T) {
-	set := &dataset.Set{N: 3, H: 2, W: 2, Masks: []uint8{
-		0, 0, 0, 0,
-		0, 0, 0, 0,
-		255, 255, 0, 0}}
-	pred := []uint8{
-		0, 0, 0, 0,
-		0, 1, 0, 0,
-		1, 0, 1, 0}
-	got := ImageCases(set, pred, 3)
-	want := Cases{EmptyTruth: 2, PredictedEmpty: 1, WithTruth: 1, Hit: 1, FP: 2}
-	if got != want {
+	cs := []seg.Counts{{TN: 4}, {FP: 1, TN: 3}, {TP: 1, FN: 1, FP: 1, TN: 1}, {FN: 2, TN: 2}}
+	want := Cases{EmptyTruth: 2, PredictedEmpty: 1, WithTruth: 2, Hit: 1, FP: 2}
+	if got := ImageCases(cs); got != want {
 		t.Errorf("ImageCases = %+v, want %+v", got, want)
 	}
-	if got := ImageCases(set, pred, 2); got != (Cases{EmptyTruth: 2, PredictedEmpty: 1, FP: 1}) {
+	if got := ImageCases(cs[:2]); got != (Cases{EmptyTruth: 2, PredictedEmpty: 1, FP: 1}) {
 		t.Errorf("first 2 images: %+v", got)
 	}
 }
