@@ -218,19 +218,28 @@ func Recompute(m Model, a *artifacts.Artifact, ev *artifacts.Eval) (*Result, err
 		return nil, err
 	}
 	r := &Result{Model: m, Artifact: a, Eval: ev, Protocol: p, Summary: res.Summary, Set: set, Masks: masks, Counts: res.Counts}
+	r.Diffs = summaryDiffs(ev.Record.ID, "", res.Summary, stored.Summary)
+	return r, nil
+}
+
+// summaryDiffs lists every metric, pooled and per-image mean, that was
+// re-derived from a record's stored masks (got) and differs from what the
+// record says (want); what names the record's part ("" for its main result).
+func summaryDiffs(id, what string, got, want seg.Summary) []string {
+	var out []string
 	for _, agg := range []struct {
-		name      string
-		got, want seg.Metrics
-	}{{"pooled", res.Pooled, stored.Pooled}, {"per_image_mean", res.PerImageMean, stored.PerImageMean}} {
-		g, w := agg.got.Values(), agg.want.Values()
+		name string
+		g, w seg.Metrics
+	}{{"pooled", got.Pooled, want.Pooled}, {"per_image_mean", got.PerImageMean, want.PerImageMean}} {
+		g, w := agg.g.Values(), agg.w.Values()
 		for i := range g {
 			if g[i] != w[i] {
-				r.Diffs = append(r.Diffs, fmt.Sprintf("evaluation %s: %s %s re-derived from %s is %.6f, the record says %.6f",
-					ev.Record.ID, agg.name, seg.Names[i], segeval.MasksFile, g[i], w[i]))
+				out = append(out, fmt.Sprintf("evaluation %s: %s%s %s re-derived from %s is %.6f, the record says %.6f",
+					id, what, agg.name, seg.Names[i], segeval.MasksFile, g[i], w[i]))
 			}
 		}
 	}
-	return r, nil
+	return out
 }
 
 func metricsMap(m seg.Metrics) map[string]float64 {

@@ -107,19 +107,7 @@ func OpenEnsemble(root string, m Model) (*Ensemble, error) {
 	if len(e.Rows) == 0 || e.Rows[len(e.Rows)-1].K != r.Protocol.Samples {
 		return nil, fmt.Errorf("evaluation %s: %d samples per image but no ensemble row for k = %d", ev.Record.ID, r.Protocol.Samples, r.Protocol.Samples)
 	}
-	last := e.Rows[len(e.Rows)-1].Summary
-	for _, agg := range []struct {
-		name      string
-		got, want seg.Metrics
-	}{{"pooled", r.Summary.Pooled, last.Pooled}, {"per_image_mean", r.Summary.PerImageMean, last.PerImageMean}} {
-		g, w := agg.got.Values(), agg.want.Values()
-		for i := range g {
-			if g[i] != w[i] {
-				e.Diffs = append(e.Diffs, fmt.Sprintf("evaluation %s: ensemble k=%d %s %s re-derived from %s is %.6f, the record's row says %.6f",
-					ev.Record.ID, r.Protocol.Samples, agg.name, seg.Names[i], segeval.MasksFile, g[i], w[i]))
-			}
-		}
-	}
+	e.Diffs = append(e.Diffs, summaryDiffs(ev.Record.ID, fmt.Sprintf("ensemble row k=%d ", r.Protocol.Samples), r.Summary, e.Rows[len(e.Rows)-1].Summary)...)
 	data, err := ev.ReadFile(segeval.ProbFile)
 	if err != nil {
 		return nil, err
