@@ -91,6 +91,24 @@ type Result struct {
 // DDIM-50), not the records of studies beside it (other step counts, subsets,
 // ensembles); verify re-hashes the records.
 func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
+	full, rc, want, err := ownProtocolRecords(a, verify, func(samples int) bool { return samples == 1 })
+	if err != nil {
+		return nil, err
+	}
+	if len(full) == 0 {
+		return nil, fmt.Errorf("artifact %s has no %q record with the experiment's protocol (one sample per image of the %s split, method %s); make one with `dmseg evaluate --artifact %s`",
+			a.Manifest.ID, segeval.EvalName, rc.Experiment.Data.HeldOut, want, a.Manifest.ID)
+	}
+	return full[0], nil
+}
+
+// ownProtocolRecords returns a's segmentation records made with the
+// experiment's own protocol (its held-out split and sampler, DefaultMethod)
+// whose samples per image satisfy keep, restricted to those over the most
+// images and sorted newest first; want is the method as the records write it.
+// verify re-hashes the records.
+func ownProtocolRecords(a *artifacts.Artifact, verify bool, keep func(samples int) bool) ([]*artifacts.Eval, experiments.RunConfig, []byte, error) {
+	var rc experiments.RunConfig
 	var evs []*artifacts.Eval
 	var err error
 	if verify {
@@ -99,15 +117,14 @@ func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
 		evs, err = a.ReadEvals()
 	}
 	if err != nil {
-		return nil, err
+		return nil, rc, nil, err
 	}
-	var rc experiments.RunConfig
 	if err := a.DecodeConfig(&rc); err != nil {
-		return nil, err
+		return nil, rc, nil, err
 	}
 	want, err := json.Marshal(DefaultMethod(rc.Experiment))
 	if err != nil {
-		return nil, err
+		return nil, rc, nil, err
 	}
 	var q []*artifacts.Eval
 	var ns []int
@@ -117,7 +134,7 @@ func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
 			continue
 		}
 		p, _, err := segeval.Open(e)
-		if err != nil || p.Samples != 1 || p.Split != rc.Experiment.Data.HeldOut || !sameJSON(p.Method, want) {
+		if err != nil || !keep(p.Samples) || p.Split != rc.Experiment.Data.HeldOut || !sameJSON(p.Method, want) {
 			continue
 		}
 		q, ns = append(q, e), append(ns, p.N)
@@ -129,12 +146,8 @@ func SegEval(a *artifacts.Artifact, verify bool) (*artifacts.Eval, error) {
 			full = append(full, e)
 		}
 	}
-	if len(full) == 0 {
-		return nil, fmt.Errorf("artifact %s has no %q record with the experiment's protocol (one sample per image of the %s split, method %s); make one with `dmseg evaluate --artifact %s`",
-			a.Manifest.ID, segeval.EvalName, rc.Experiment.Data.HeldOut, want, a.Manifest.ID)
-	}
 	sort.SliceStable(full, func(i, j int) bool { return full[i].Record.CreatedAt > full[j].Record.CreatedAt })
-	return full[0], nil
+	return full, rc, want, nil
 }
 
 // DefaultMethod is the sampler an experiment's evaluation uses unless told

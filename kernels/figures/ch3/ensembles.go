@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
@@ -37,9 +36,10 @@ func EnsembleModels() []Model {
 
 // Ensemble is one model's ensemble record: k = 1, 3, 5, 9 samples per image
 // fused by SegDiff's rule (the mean of the binarised samples, then the 0.5
-// threshold). Rows holds the record's metrics for every k; Fused is the
-// largest k re-derived from the stored masks (the only ensemble the record's
-// files hold), so Diffs lists where it and the record's own k = K row differ.
+// threshold). Rows holds the record's metrics for every k; the embedded
+// Result is the largest k re-derived from the stored masks (the only ensemble
+// the record's files hold), and Diffs lists where it and the record's own
+// k = K row differ.
 type Ensemble struct {
 	*Result
 	Rows []segeval.EnsembleRow
@@ -52,28 +52,17 @@ type Ensemble struct {
 }
 
 // EnsembleEval returns the newest record of a with more than one sample per
-// image on the experiment's held-out split and the experiment's sampler.
+// image, made with the experiment's own protocol (held-out split, sampler)
+// over the most images.
 func EnsembleEval(a *artifacts.Artifact) (*artifacts.Eval, error) {
-	evs, err := a.Evals()
+	q, _, _, err := ownProtocolRecords(a, true, func(samples int) bool { return samples > 1 })
 	if err != nil {
 		return nil, err
-	}
-	var q []*artifacts.Eval
-	for _, e := range evs {
-		if e.Record.Name != segeval.EvalName {
-			continue
-		}
-		p, _, err := segeval.Open(e)
-		if err != nil || p.Samples < 2 {
-			continue
-		}
-		q = append(q, e)
 	}
 	if len(q) == 0 {
 		return nil, fmt.Errorf("%w: artifact %s has no ensemble record; make one with `dmseg evaluate --artifact %s --samples 9`",
 			ErrNoEnsemble, a.Manifest.ID, a.Manifest.ID)
 	}
-	sort.SliceStable(q, func(i, j int) bool { return q[i].Record.CreatedAt > q[j].Record.CreatedAt })
 	return q[0], nil
 }
 
