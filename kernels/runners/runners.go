@@ -78,6 +78,9 @@ type DDIMOverride struct {
 	Eta     *float64 // nil: the experiment's
 	Spacing string   // "": the experiment's
 	ClipX0  *float64 // nil: the experiment's; 0 turns clipping off
+	// EpsScale divides eps_hat by this factor at every DDIM step (epsilon scaling,
+	// Ning et al. 2024); 0 and 1 are off. Unconditional DDPMs only.
+	EpsScale float64
 }
 
 // Runner trains, evaluates and checks one kind of experiment.

@@ -50,10 +50,10 @@ bbdm-seg: one bridge sample per image from its CLAHE X-ray (x_T = y; thesis 4.1,
 skip steps, eta 1), threshold 0.5, the same metrics and stored masks as ddpm-seg.
 
 --ddim-steps, --eta, --spacing and --clip-x0 replace the experiment's DDIM settings (ddpm-uncond,
-ddpm-seg); --steps, --eta and --clip-x0 replace the bridge sampler's (bbdm-seg; --steps is
+ddpm-seg; ddpm-uncond also takes --eps-scale); --steps, --eta and --clip-x0 replace the bridge sampler's (bbdm-seg; --steps is
 --ddim-steps for the DDPM kinds). The values that ran are part of the record's protocol and so of
 its id. Choose them on the validation split, not on the split a table reports.`)
-	ref := fs.String("artifact", "", "artifact id, unique prefix or experiment name (required)")
+	ref := fs.String("artifact", "", artifactHelp)
 	split := fs.String("split", "", "evaluation split (default: the experiment's held-out split)")
 	n := fs.Int("n", 0, "images to evaluate (default: the experiment's)")
 	samples := fs.Int("samples", 0, "samples per image, fused (segmentation kinds; default 1)")
@@ -64,6 +64,7 @@ its id. Choose them on the validation split, not on the split a table reports.`)
 	eta := fs.Float64("eta", -1, "DDIM eta >= 0 (default: the experiment's)")
 	spacing := fs.String("spacing", "", "DDIM timestep spacing: "+strings.Join(schedule.SpacingNames, ", ")+" (default: the experiment's)")
 	clip := fs.Float64("clip-x0", -1, "clip x0_hat to [-c, c] in DDIM, 0 = off (default: the experiment's)")
+	epsScale := fs.Float64("eps-scale", 0, "ddpm-uncond: divide eps_hat by this factor at every DDIM step (epsilon scaling, Ning et al. 2024; 0 or 1 = off)")
 	batch := fs.Int("batch", 0, "images per sampler call (part of the protocol: batch k uses seed+2k)")
 	root := fs.String("artifacts", artifacts.Root(), "artifacts folder")
 	be := backendFlag(fs)
@@ -96,10 +97,14 @@ its id. Choose them on the validation split, not on the split a table reports.`)
 		}
 		dd.ClipX0 = clip
 	}
+	if *epsScale < 0 || math.IsNaN(*epsScale) || math.IsInf(*epsScale, 0) {
+		return fmt.Errorf("--eps-scale must be a positive number (0 or 1: off), got %g", *epsScale)
+	}
+	dd.EpsScale = *epsScale
 	if *spacing != "" && !slices.Contains(schedule.SpacingNames, *spacing) {
 		return fmt.Errorf("--spacing %q: want one of %s", *spacing, strings.Join(schedule.SpacingNames, ", "))
 	}
-	a, err := artifacts.Open(*root, *ref)
+	a, err := openArtifact(os.Stderr, *root, *ref)
 	if err != nil {
 		return err
 	}

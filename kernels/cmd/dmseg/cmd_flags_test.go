@@ -45,6 +45,9 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"evaluate", "--artifact", "x", "--spacing", "sideways"}, "--spacing \"sideways\""},
 		{[]string{"sample", "--artifact", "x", "--clip-x0", "-2", "--out", out}, "--clip-x0 must be a finite number >= 0"},
 		{[]string{"sample", "--artifact", "x", "--sampler", "ddpm", "--clip-x0", "1", "--out", out}, "--clip-x0 applies to --sampler ddim"},
+		{[]string{"sample", "--artifact", "x", "--eps-scale", "-1", "--out", out}, "--eps-scale must be a positive number"},
+		{[]string{"sample", "--artifact", "x", "--sampler", "ddpm", "--eps-scale", "1.01", "--out", out}, "--eps-scale applies to --sampler ddim"},
+		{[]string{"evaluate", "--artifact", "x", "--eps-scale", "NaN"}, "--eps-scale must be a positive number"},
 		{[]string{"segment", "--artifact", "x", "--image", in, "--out", out, "--samples", "0"}, "--samples must be in 1..255"},
 		{[]string{"metrics", "--pred", dir, "--truth", filepath.Join(dir, "none")}, "none"},
 	}

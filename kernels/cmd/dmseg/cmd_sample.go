@@ -23,21 +23,24 @@ func init() {
 }
 
 func runSample(args []string) error {
-	fs := newFlags("sample", "--artifact ID --sampler ddpm|ddim [--steps S] [--eta E] [--spacing NAME] [--clip-x0 C] --n N --seed K --out FILE.png", `
+	fs := newFlags("sample", "--artifact ID --sampler ddpm|ddim [--steps S] [--eta E] [--spacing NAME] [--clip-x0 C] [--eps-scale L] --n N --seed K --out FILE.png", `
 Loads a verified artifact (any changed byte is refused), draws N images with the ancestral DDPM
 sampler (all T steps; --steps must be T or 0) or DDIM (--steps S network calls, 50 in the thesis;
 --eta 0 is deterministic, 1 adds DDPM-like noise; --spacing picks the visited timesteps; --clip-x0
-clips x0_hat at every DDIM step; all default to the experiment's), and writes them as a PNG grid. S = T works with every spacing. The PNG carries the stamp
+clips x0_hat at every DDIM step; all default to the experiment's; --eps-scale divides eps_hat by L at
+every DDIM step, the epsilon scaling of Ning et al. 2024, off by default), and writes them as a PNG grid. S = T works with every spacing. The PNG carries the stamp
 (artifact id, commits, backend, sampler, seed) in a tEXt chunk and FILE.json beside it records the
 same plus the timing. Same artifact + sampler + steps + seed + backend = same pixels.
 
-ID: full artifact id, unique prefix, or an experiment name (its newest artifact).`)
-	ref := fs.String("artifact", "", "artifact id, unique prefix or experiment name (required)")
+ID: full artifact id, unique prefix, or an experiment name (its newest artifact of the experiment's
+current definition, the one the tables use).`)
+	ref := fs.String("artifact", "", artifactHelp)
 	sampler := fs.String("sampler", "ddim", "ddpm (ancestral, T steps) or ddim")
 	steps := fs.Int("steps", 0, "sampling steps (0: T for ddpm, the experiment's for ddim)")
 	eta := fs.Float64("eta", -1, "DDIM eta >= 0 (default: the experiment's, 0 in the thesis)")
 	spacing := fs.String("spacing", "", "DDIM timestep spacing: "+strings.Join(schedule.SpacingNames, ", ")+" (default: the experiment's)")
 	clip := fs.Float64("clip-x0", -1, "DDIM: clip x0_hat to [-c, c], 0 = off (default: the experiment's)")
+	epsScale := fs.Float64("eps-scale", 0, "DDIM: divide eps_hat by this factor at every step (epsilon scaling; 0 or 1 = off)")
 	n := fs.Int("n", 16, "number of images")
 	seed := fs.Int64("seed", 1, "seed of x_T (the sampler's own noise uses seed+1)")
 	out := fs.String("out", "samples.png", "output PNG grid")
@@ -64,10 +67,16 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	if *clip != -1 && (*clip < 0 || math.IsNaN(*clip) || math.IsInf(*clip, 0)) {
 		return fmt.Errorf("--clip-x0 must be a finite number >= 0 (0: off), got %g", *clip)
 	}
+	if *epsScale < 0 || math.IsNaN(*epsScale) || math.IsInf(*epsScale, 0) {
+		return fmt.Errorf("--eps-scale must be a positive number (0 or 1: off), got %g", *epsScale)
+	}
+	if *epsScale != 0 && *epsScale != 1 && *sampler != "ddim" {
+		return fmt.Errorf("--eps-scale applies to --sampler ddim")
+	}
 	if *clip != -1 && *sampler != "ddim" {
 		return fmt.Errorf("--clip-x0 applies to --sampler ddim (the ancestral sampler clips as the experiment says)")
 	}
-	a, err := artifacts.Open(*root, *ref)
+	a, err := openArtifact(os.Stderr, *root, *ref)
 	if err != nil {
 		return err
 	}
@@ -85,6 +94,9 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 	}
 	if *clip != -1 {
 		spec.ClipX0 = *clip
+	}
+	if *epsScale != 1 {
+		spec.EpsScale = *epsScale
 	}
 	s, err := l.NewSamplerSpec(backend, spec)
 	if err != nil {
@@ -111,14 +123,14 @@ ID: full artifact id, unique prefix, or an experiment name (its newest artifact)
 		return err
 	}
 	head := artifacts.GitState(engine.ProjectRoot())
-	stamp := fmt.Sprintf("%s code=%.12s %s sampler=%s steps=%d eta=%g spacing=%s clip_x0=%g seed=%d", a.Stamp(), head.Commit, info.String(),
-		spec.Sampler, spec.Steps, spec.Eta, spec.Spacing, spec.ClipX0, *seed)
+	stamp := fmt.Sprintf("%s code=%.12s %s sampler=%s steps=%d eta=%g spacing=%s clip_x0=%g eps_scale=%g seed=%d", a.Stamp(), head.Commit, info.String(),
+		spec.Sampler, spec.Steps, spec.Eta, spec.Spacing, spec.ClipX0, spec.EpsScale, *seed)
 	data, err := synthesis.EncodePNG(grid, map[string]string{"dmseg-stamp": stamp})
 	if err != nil {
 		return err
 	}
 	meta := map[string]any{"stamp": stamp, "artifact": a.Manifest.ID, "weights_sha256": a.Manifest.WeightsSHA256,
-		"sampler": spec.Sampler, "steps": spec.Steps, "eta": spec.Eta, "spacing": spec.Spacing, "clip_x0": spec.ClipX0, "n": *n, "seed": *seed, "backend": info.Name, "seconds": sec,
+		"sampler": spec.Sampler, "steps": spec.Steps, "eta": spec.Eta, "spacing": spec.Spacing, "clip_x0": spec.ClipX0, "eps_scale": spec.EpsScale, "n": *n, "seed": *seed, "backend": info.Name, "seconds": sec,
 		"seconds_per_image": sec / float64(*n), "code_commit": head.Commit, "code_dirty": head.Dirty}
 	js, _ := json.MarshalIndent(meta, "", "  ")
 	side := strings.TrimSuffix(*out, ".png") + ".json"

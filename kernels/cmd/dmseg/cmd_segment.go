@@ -29,7 +29,7 @@ input size (bilinear) and thresholded at 0.5: MASK.png is a 0/255 mask of the in
 disagreement 2*sqrt(p(1-p)) as gray levels (black: all samples agree, white: an even split;
 meaningful with --samples > 1). The models are trained on synthetic phantoms unless you trained
 one on COVID-QU-Ex: read their masks as a demonstration, not a diagnosis.`)
-	ref := fs.String("artifact", "", "segmentation artifact id, unique prefix or experiment name (required)")
+	ref := fs.String("artifact", "", artifactHelp)
 	in := fs.String("image", "", "input image, PNG of any size (required)")
 	out := fs.String("out", "", "output mask PNG (required)")
 	k := fs.Int("samples", 1, "samples fused per image (1..255)")
@@ -55,7 +55,7 @@ one on COVID-QU-Ex: read their masks as a demonstration, not a diagnosis.`)
 	if err != nil {
 		return err
 	}
-	a, err := artifacts.Open(*root, *ref)
+	a, err := openArtifact(os.Stderr, *root, *ref)
 	if err != nil {
 		return err
 	}

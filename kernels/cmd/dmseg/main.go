@@ -6,13 +6,17 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
 
+	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/engine"
+	"github.com/dmseg/dmseg/kernels/runners"
 	_ "github.com/dmseg/dmseg/kernels/runners/bbdmseg"    // registers the bbdm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmseg"    // registers the ddpm-seg runner
 	_ "github.com/dmseg/dmseg/kernels/runners/ddpmuncond" // registers the ddpm-uncond runner
@@ -141,4 +145,22 @@ func openBackend(requested string) (backends.Backend, engine.Info, error) {
 	}
 	fmt.Fprintln(os.Stderr, info.String())
 	return b, info, nil
+}
+
+// artifactHelp is the help text of --artifact in the commands that use a trained model.
+const artifactHelp = "artifact id, unique prefix, or experiment name: its newest artifact of the experiment's current " +
+	"definition, as the tables use (required)"
+
+// openArtifact opens --artifact: an experiment name means its newest artifact trained with the
+// experiment's current definition (runners.CurrentArtifact), not a newer trial of an earlier
+// or later definition; when every artifact of the experiment is of another definition, the
+// newest one is used and a note on w names it.
+func openArtifact(w io.Writer, root, ref string) (*artifacts.Artifact, error) {
+	a, err := runners.CurrentArtifact(root, ref)
+	if errors.Is(err, runners.ErrOutdated) {
+		if a, err = artifacts.Open(root, ref); err == nil {
+			fmt.Fprintf(w, "note: no artifact of %s matches its current definition; using its newest artifact %s\n", ref, a.Manifest.ID)
+		}
+	}
+	return a, err
 }

@@ -15,7 +15,12 @@ import (
 // Every DDPM/DDIM step is x_next = cX x_t + cA x0_hat + cE eps_hat + sigma z with
 // per-step coefficients, coefs = [t, a_t, b_t, cX, cA, cE, sigma], a_t = sqrt(abar_t),
 // b_t = sqrt(1-abar_t). One compiled graph serves every step.
-func stepGraph(m Model, clip float64) diffusion.StepGraph {
+//
+// epsScale is the epsilon scaling of Ning et al. (2024, "Elucidating the exposure bias
+// in diffusion models"): 0 or 1 leaves the graph as it is; otherwise eps_hat is
+// replaced by eps_hat / epsScale and x0_hat by the x0 it implies,
+// (x_t - b_t eps_hat / epsScale) / a_t, before clipping and the update.
+func stepGraph(m Model, clip, epsScale float64) diffusion.StepGraph {
 	return func(ctx *context.Context, x, coefs, rng *Node, extra []*Node) (*Node, *Node) {
 		var cond *Node
 		if len(extra) > 0 {
@@ -25,6 +30,10 @@ func stepGraph(m Model, clip float64) diffusion.StepGraph {
 		t := diffusion.BatchTime(c(0), x.Shape().Dimensions[0])
 		out := m.Denoiser(ctx, x, t, cond)
 		x0, eps := Predictions(m.Param, out, x, c(1), c(2))
+		if epsScale != 0 && epsScale != 1 {
+			eps = MulScalar(eps, 1/epsScale)
+			x0 = Div(Sub(x, Mul(c(2), eps)), c(1))
+		}
 		if clip > 0 {
 			x0 = ClipScalar(x0, -clip, clip)
 		}
@@ -62,7 +71,7 @@ type Ancestral struct {
 
 // NewAncestral prepares an ancestral sampler; ctx holds the denoiser's variables.
 func NewAncestral(backend backends.Backend, ctx *context.Context, m Model, opts AncestralOptions) (*Ancestral, error) {
-	loop, err := diffusion.NewLoop(backend, ctx, stepGraph(m, opts.ClipX0))
+	loop, err := diffusion.NewLoop(backend, ctx, stepGraph(m, opts.ClipX0, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +112,9 @@ type DDIMOptions struct {
 	// CompVisFinal makes the last step land on abar = alphas_cumprod[0] as CompVis's
 	// DDIMSampler does, instead of on clean data (abar = 1, the default).
 	CompVisFinal bool
+	// EpsScale, when not 0 or 1, divides eps_hat by EpsScale at every step and
+	// recomputes x0_hat from it (epsilon scaling, Ning et al. 2024); 0 or 1: off.
+	EpsScale float64
 }
 
 // DDIM samples along a subset of timesteps with the non-Markovian process of Song et al.:
@@ -126,11 +138,14 @@ func NewDDIM(backend backends.Backend, ctx *context.Context, m Model, opts DDIMO
 	if opts.Eta < 0 {
 		return nil, fmt.Errorf("ddpm: DDIM eta must be >= 0, got %g", opts.Eta)
 	}
+	if opts.EpsScale < 0 || math.IsNaN(opts.EpsScale) || math.IsInf(opts.EpsScale, 0) {
+		return nil, fmt.Errorf("ddpm: DDIM eps scale must be a positive number (0 or 1: off), got %g", opts.EpsScale)
+	}
 	ts, err := schedule.DDIMTimesteps(opts.Spacing, m.Sched.T, opts.Steps)
 	if err != nil {
 		return nil, err
 	}
-	loop, err := diffusion.NewLoop(backend, ctx, stepGraph(m, opts.ClipX0))
+	loop, err := diffusion.NewLoop(backend, ctx, stepGraph(m, opts.ClipX0, opts.EpsScale))
 	if err != nil {
 		return nil, err
 	}

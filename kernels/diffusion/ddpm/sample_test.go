@@ -3,6 +3,7 @@ package ddpm
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/diffusion"
@@ -171,4 +172,67 @@ func TestLeakInflation(t *testing.T) {
 			t.Errorf("lambda %g: DDIM inflation %.3f is not well above the ancestral %.3f", r.Lambda, r.DDIM, r.Ancestral)
 		}
 	}
+}
+
+// Epsilon scaling (DDIMOptions.EpsScale) with the exact denoiser of a Gaussian target: the graph's
+// output follows the exact law of the recursion it defines, x_next = cA (x - b eps_hat/s)/a + cE eps_hat/s
+// + sigma z, i.e. the row [t, a, b, cX + cA/a, 0, (cE - cA b/a)/s, sigma]; for s < 1 (more noise
+// removed) the output variance is below that of plain DDIM; s = 1 is plain DDIM bit for bit.
+func TestDDIMEpsScaleExactLaw(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
+		g := target(t)
+		s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
+		xT, err := diffusion.GaussianNoise(b, 1, nSamples(b), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []Param{Eps, V} {
+			plain, err := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, p), p}, DDIMOptions{Steps: 50, Spacing: schedule.SpacingTrailing, Eta: 0.5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := plain.Sample(xT, nil, diffusion.Options{Seed: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			one, _ := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, p), p}, DDIMOptions{Steps: 50, Spacing: schedule.SpacingTrailing, Eta: 0.5, EpsScale: 1})
+			got, err := one.Sample(xT, nil, diffusion.Options{Seed: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err1 := tensors.CopyFlatData[float32](want)
+			o, err2 := tensors.CopyFlatData[float32](got)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if !slices.Equal(w, o) {
+				t.Errorf("%s: EpsScale 1 changed the samples", p)
+			}
+			_, plainCov := propagate(g, plain.Coefs())
+			for _, es := range []float64{0.97, 1.03} {
+				d, err := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, p), p}, DDIMOptions{Steps: 50, Spacing: schedule.SpacingTrailing, Eta: 0.5, EpsScale: es})
+				if err != nil {
+					t.Fatal(err)
+				}
+				x, err := d.Sample(xT, nil, diffusion.Options{Seed: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows := d.Coefs()
+				for k, r := range rows {
+					a, bb := float64(r[1]), float64(r[2])
+					cX, cA, cE := float64(r[3]), float64(r[4]), float64(r[5])
+					rows[k] = row(float64(r[0]), a, bb, cX+cA/a, 0, (cE-cA*bb/a)/es, float64(r[6]))
+				}
+				pm, pc := propagate(g, rows)
+				mcheck.Check(t, fmt.Sprintf("DDIM-50 %s eps/%g vs exact law", p, es), x, pm, pc, 0)
+				if shrink := pc[0][0] < plainCov[0][0]; shrink != (es < 1) {
+					t.Errorf("%s eps/%g: variance %.4f vs plain DDIM %.4f", p, es, pc[0][0], plainCov[0][0])
+				}
+			}
+		}
+		if _, err := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, Eps), Eps}, DDIMOptions{Steps: 50, EpsScale: -1}); err == nil {
+			t.Error("EpsScale -1 accepted")
+		}
+	})
 }

@@ -129,8 +129,8 @@ func (l *Loaded) Spec() SamplerSpec {
 // has one sampler and one step spacing, so --samplers and --spacing are errors.
 func (l *Loaded) Override(o runners.EvalOptions) (SamplerSpec, error) {
 	spec := l.Spec()
-	if len(o.Samplers) > 0 || o.DDIM.Spacing != "" {
-		return spec, fmt.Errorf("%s samples with the bridge's skip-step sampler (linear spacing); --samplers and --spacing do not apply", experiments.KindBBDMSeg)
+	if len(o.Samplers) > 0 || o.DDIM.Spacing != "" || o.DDIM.EpsScale != 0 && o.DDIM.EpsScale != 1 {
+		return spec, fmt.Errorf("%s samples with the bridge's skip-step sampler (linear spacing); --samplers, --spacing and --eps-scale do not apply", experiments.KindBBDMSeg)
 	}
 	if s := o.DDIM.Steps; s > 0 {
 		if T := l.Config.Experiment.Bridge.Timesteps; s < 3 || s > T {

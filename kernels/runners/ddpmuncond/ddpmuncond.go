@@ -9,6 +9,7 @@ package ddpmuncond
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/diffusion"
@@ -111,6 +112,9 @@ type SamplerSpec struct {
 	Eta     float64 `json:"eta"`
 	Spacing string  `json:"spacing,omitempty"` // DDIM only
 	ClipX0  float64 `json:"clip_x0"`
+	// EpsScale divides eps_hat at every DDIM step (epsilon scaling, ddpm.DDIMOptions);
+	// 0 (omitted from the JSON, so older records keep their ids) is off.
+	EpsScale float64 `json:"eps_scale,omitempty"`
 }
 
 // Label is "DDIM-50" or "DDPM-1000" (with ", eta 1" etc. when not the defaults).
@@ -121,6 +125,9 @@ func (s SamplerSpec) Label() string {
 	l := fmt.Sprintf("DDIM-%d", s.Steps)
 	if s.Eta != 0 {
 		l += fmt.Sprintf(" eta=%g", s.Eta)
+	}
+	if s.EpsScale != 0 && s.EpsScale != 1 {
+		l += fmt.Sprintf(" eps/%g", s.EpsScale)
 	}
 	return l
 }
@@ -177,6 +184,14 @@ func (l *Loaded) DDIMSpec(o runners.DDIMOverride) (SamplerSpec, error) {
 		}
 		spec.ClipX0 = *o.ClipX0
 	}
+	if o.EpsScale != 0 {
+		if o.EpsScale < 0 || math.IsNaN(o.EpsScale) || math.IsInf(o.EpsScale, 0) {
+			return spec, fmt.Errorf("DDIM eps scale must be a positive number (0 or 1: off), got %g", o.EpsScale)
+		}
+		if o.EpsScale != 1 {
+			spec.EpsScale = o.EpsScale
+		}
+	}
 	return spec, nil
 }
 
@@ -214,7 +229,7 @@ func (l *Loaded) NewSamplerSpec(backend backends.Backend, spec SamplerSpec) (*Sa
 		if spec.Eta < 0 {
 			return nil, fmt.Errorf("DDIM eta must be >= 0, got %g", spec.Eta)
 		}
-		d, err := ddpm.NewDDIM(backend, ctx, l.Model, ddpm.DDIMOptions{Steps: spec.Steps, Spacing: spec.Spacing, Eta: spec.Eta, ClipX0: spec.ClipX0})
+		d, err := ddpm.NewDDIM(backend, ctx, l.Model, ddpm.DDIMOptions{Steps: spec.Steps, Spacing: spec.Spacing, Eta: spec.Eta, ClipX0: spec.ClipX0, EpsScale: spec.EpsScale})
 		if err != nil {
 			return nil, err
 		}

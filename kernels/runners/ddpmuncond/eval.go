@@ -60,6 +60,9 @@ func SamplesFile(s SamplerSpec) string {
 	if s.Sampler == "ddpm" {
 		return fmt.Sprintf("samples-ddpm%d.png", s.Steps)
 	}
+	if s.EpsScale != 0 && s.EpsScale != 1 {
+		return fmt.Sprintf("samples-ddim%d-eta%g-%s-eps%g.png", s.Steps, s.Eta, s.Spacing, s.EpsScale)
+	}
 	return fmt.Sprintf("samples-ddim%d-eta%g-%s.png", s.Steps, s.Eta, s.Spacing)
 }
 
