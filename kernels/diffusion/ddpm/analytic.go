@@ -105,3 +105,20 @@ func LeakStudy(s *schedule.DDPM, lambdas, leaks []float64) []LeakRow {
 	}
 	return out
 }
+
+// EpsScaledRows rewrites step rows [t, a, b, cX, cA, cE, sigma] of a sampler
+// that scales eps_hat by 1/s (DDIMOptions.EpsScale, without clipping) as rows
+// of the same form for the unscaled network: eps' = eps_hat / s and
+// x0' = (x_t - b eps') / a make the update cX x + cA x0' + cE eps' equal to
+// (cX + cA/a) x + 0 x0_hat + ((cE - cA b/a) / s) eps_hat. LeakyVariance and the
+// exact-law tests read the rewritten rows. For a constant leak l (LeakyVariance),
+// s = 1 - l gives back the exact denoiser's x0_hat and eps_hat at every step.
+func EpsScaledRows(rows [][]float32, s float64) [][]float32 {
+	out := make([][]float32, len(rows))
+	for k, r := range rows {
+		a, b := float64(r[1]), float64(r[2])
+		cX, cA, cE := float64(r[3]), float64(r[4]), float64(r[5])
+		out[k] = row(float64(r[0]), a, b, cX+cA/a, 0, (cE-cA*b/a)/s, float64(r[6]))
+	}
+	return out
+}

@@ -218,13 +218,7 @@ func TestDDIMEpsScaleExactLaw(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rows := d.Coefs()
-				for k, r := range rows {
-					a, bb := float64(r[1]), float64(r[2])
-					cX, cA, cE := float64(r[3]), float64(r[4]), float64(r[5])
-					rows[k] = row(float64(r[0]), a, bb, cX+cA/a, 0, (cE-cA*bb/a)/es, float64(r[6]))
-				}
-				pm, pc := propagate(g, rows)
+				pm, pc := propagate(g, EpsScaledRows(d.Coefs(), es))
 				mcheck.Check(t, fmt.Sprintf("DDIM-50 %s eps/%g vs exact law", p, es), x, pm, pc, 0)
 				if shrink := pc[0][0] < plainCov[0][0]; shrink != (es < 1) {
 					t.Errorf("%s eps/%g: variance %.4f vs plain DDIM %.4f", p, es, pc[0][0], plainCov[0][0])
@@ -235,4 +229,32 @@ func TestDDIMEpsScaleExactLaw(t *testing.T) {
 			t.Error("EpsScale -1 accepted")
 		}
 	})
+}
+
+// Epsilon scaling with s = 1 - l undoes a constant leak l exactly (EpsScaledRows):
+// the leaky network's DDIM then has the exact denoiser's output variance in every
+// direction, while s = 1 keeps the leak's inflation and an s for another leak
+// does not undo it.
+func TestEpsScaleUndoesConstantLeak(t *testing.T) {
+	s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
+	for _, spacing := range []string{schedule.SpacingTrailing, schedule.SpacingLinspace} {
+		d := &DDIM{m: Model{s, nil, Eps}, opts: DDIMOptions{Steps: 50, Eta: 0}}
+		d.ts, _ = schedule.DDIMTimesteps(spacing, 1000, 50)
+		rows := d.Coefs()
+		for _, l := range []float64{0.02, 0.05} {
+			leak := func(int) float64 { return l }
+			for _, lam := range []float64{1, 1e-2, 1e-3} {
+				exact := LeakyVariance(rows, lam, nil)
+				leaky := LeakyVariance(rows, lam, leak)
+				undone := LeakyVariance(EpsScaledRows(rows, 1-l), lam, leak)
+				other := LeakyVariance(EpsScaledRows(rows, 1-l/2), lam, leak)
+				if math.Abs(undone/exact-1) > 1e-4 {
+					t.Errorf("%s leak %g lambda %g: eps/%g gives variance %.6g, exact denoiser %.6g", spacing, l, lam, 1-l, undone, exact)
+				}
+				if leaky/exact < 1.01 || math.Abs(other/exact-1) < 0.005 {
+					t.Errorf("%s leak %g lambda %g: leaky %.4g, half-undone %.4g vs exact %.4g", spacing, l, lam, leaky, other, exact)
+				}
+			}
+		}
+	}
 }
