@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
+	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/runners/ddpmuncond"
 	"github.com/dmseg/dmseg/kernels/tables"
 )
@@ -13,8 +14,12 @@ import (
 // sampled with the raw weights (issue 10).
 const NoEMAExperiment = "ch2-ddpm-uncond-noema-cpu"
 
-// Artifacts opens every artifact of the chapter-2 experiment and of its EMA
-// ablation under root, oldest first.
+// DataExperiment is the data ablation of Experiment: the same training on 10x
+// as many training phantoms (issue 10).
+const DataExperiment = "ch2-ddpm-uncond-data20k-cpu"
+
+// Artifacts opens every artifact of the chapter-2 experiment and of its
+// ablations (NoEMAExperiment, DataExperiment) under root, oldest first.
 func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	ms, errs := artifacts.List(root)
 	if len(errs) > 0 {
@@ -22,7 +27,7 @@ func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	}
 	var out []*artifacts.Artifact
 	for i := len(ms) - 1; i >= 0; i-- { // List is newest first
-		if ms[i].Experiment != Experiment && ms[i].Experiment != NoEMAExperiment {
+		if x := ms[i].Experiment; x != Experiment && x != NoEMAExperiment && x != DataExperiment {
 			continue
 		}
 		a, err := artifacts.Open(root, ms[i].ID)
@@ -64,10 +69,20 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		Columns: []tables.Column{{Key: "fd", Header: "FD", Digits: 1}, {Key: "kid", Header: "KID", Digits: 3},
 			{Key: "speckled_fraction", Header: "speckled", Digits: 3}},
 	}
+	def, err := experiments.Get(Experiment)
+	if err != nil {
+		return nil, err
+	}
+	defTrain := def.Resolved().Data.Phantom.NTrain
 	for _, a := range arts {
 		rc, err := runConfig(a)
 		if err != nil {
 			return nil, err
+		}
+		// Runs on another number of training phantoms than the definition's say so in their rows.
+		data := ""
+		if n := rc.Experiment.Data.Phantom.NTrain; n != defTrain {
+			data = fmt.Sprintf(", %d training phantoms", n)
 		}
 		tr := rc.Experiment.Train
 		seen := tr.Steps * int64(tr.BatchSize)
@@ -75,8 +90,8 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		if !rc.Experiment.Sampling.UseEMA {
 			weights = "raw weights"
 		}
-		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s objective, %d steps x batch %d = %d images seen, EMA %g, sampled with the %s",
-			a.Manifest.ID, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, tr.EMADecay, weights))
+		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s objective, %d steps x batch %d = %d images seen of %d training phantoms, EMA %g, sampled with the %s",
+			a.Manifest.ID, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, rc.Experiment.Data.Phantom.NTrain, tr.EMADecay, weights))
 		evs, err := a.Evals()
 		if err != nil {
 			return nil, err
@@ -123,6 +138,7 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 				if !p.UseEMA {
 					label += ", raw weights"
 				}
+				label += data
 				t.Rows = append(t.Rows, tables.Row{Label: label, Source: tables.SourceDMSeg,
 					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
 					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction}})

@@ -93,6 +93,16 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 			t.Errorf("row %q of %s: raw-weights label %v, want %v", row.Label, row.Artifact, !raw[row.Artifact], raw[row.Artifact])
 		}
 	}
+	// Rows of the data ablation name its training set; the others (2,000 phantoms) do not.
+	more := map[string]bool{}
+	for _, a := range arts {
+		more[a.Manifest.ID] = a.Manifest.Experiment == DataExperiment
+	}
+	for _, row := range tab.Rows {
+		if strings.HasSuffix(row.Label, ", 20000 training phantoms") != more[row.Artifact] {
+			t.Errorf("row %q of %s: training-phantoms label %v, want %v", row.Label, row.Artifact, !more[row.Artifact], more[row.Artifact])
+		}
+	}
 	if md := tab.Markdown(); !strings.Contains(md, "DDPM-1000") {
 		t.Errorf("markdown lacks the DDPM-1000 rows:\n%s", md)
 	}
