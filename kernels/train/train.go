@@ -52,7 +52,11 @@ type Config struct {
 	Eps           float64  `json:"adam_eps"`   // default 1e-8
 	ClipNorm      float64  `json:"clip_norm"`  // global-norm clipping threshold; 0 = off
 	EMADecay      float64  `json:"ema_decay"`  // EMA of the weights; 0 = off
-	Seed          int64    `json:"seed"`       // seeds initialisation and the in-graph RNG
+	// EMAWarmup caps the EMA decay at update s (0-based) by (1+s)/(10+s), as
+	// diffusers' EMAModel without use_ema_warmup: the average forgets the first,
+	// far-off weights quickly instead of keeping d^steps of the initial ones.
+	EMAWarmup bool  `json:"ema_warmup,omitempty"`
+	Seed      int64 `json:"seed"` // seeds initialisation and the in-graph RNG
 
 	CheckpointEvery   int64   `json:"checkpoint_every"`   // steps between checkpoints; 0 = only at the end
 	CheckpointSeconds float64 `json:"checkpoint_seconds"` // also checkpoint after this many seconds; 0 = off
@@ -457,7 +461,15 @@ func stepGraph(ctx *context.Context, lr *Node, batch []*Node, lossFn LossFn, cfg
 		if cfg.EMADecay > 0 {
 			eV := stateVar(ctx, EMAScope(v), v.Name(), zeros())
 			e := eV.ValueGraph(g)
-			newE := Add(MulScalar(e, cfg.EMADecay), MulScalar(newP, 1-cfg.EMADecay))
+			var newE *Node
+			if cfg.EMAWarmup {
+				// decay = min(d, (1+s)/(10+s)) with s = newStep-1 updates before this one.
+				d := Min(Scalar(g, dtypes.Float32, cfg.EMADecay), Div(tF, AddScalar(tF, 9)))
+				d = ConvertDType(d, dt)
+				newE = Add(Mul(e, d), Mul(newP, OneMinus(d)))
+			} else {
+				newE = Add(MulScalar(e, cfg.EMADecay), MulScalar(newP, 1-cfg.EMADecay))
+			}
 			newE = Where(isFirst, newP, newE) // the EMA starts at the weights after step 1
 			eV.SetValueGraph(Where(ok, newE, e))
 		}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -29,6 +30,12 @@ func quadLoss(w0 []float32) LossFn {
 }
 
 func TestAdamClipEMAMatchHandComputation(t *testing.T) {
+	for _, warmup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ema_warmup=%v", warmup), func(t *testing.T) { testAdamClipEMA(t, warmup) })
+	}
+}
+
+func testAdamClipEMA(t *testing.T, warmup bool) {
 	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
 		w0 := []float32{1.5, -2, 0.25}
 		// a changes with the step so that gradient norms go above and below the clip threshold.
@@ -37,7 +44,7 @@ func TestAdamClipEMAMatchHandComputation(t *testing.T) {
 			return []float32{1 + 0.5*s, 3 / s, 0.2 * s * s}
 		}
 		cfg := Config{Steps: 6, BatchSize: 1, LR: LRConfig{Schedule: "linear", LR: 0.1, LRFinal: 0.01},
-			ClipNorm: 4.2, EMADecay: 0.8, Seed: 1}
+			ClipNorm: 4.2, EMADecay: 0.8, EMAWarmup: warmup, Seed: 1}
 		ctx := context.New()
 		dir := t.TempDir()
 		res, err := Run(b, ctx, quadLoss(w0), BatchFunc(func(step int64) ([]*tensors.Tensor, error) {
@@ -86,10 +93,14 @@ func TestAdamClipEMAMatchHandComputation(t *testing.T) {
 				mh := m[i] / (1 - math.Pow(0.9, float64(step)))
 				vh := v[i] / (1 - math.Pow(0.999, float64(step)))
 				w[i] -= lr * mh / (math.Sqrt(vh) + 1e-8)
+				d := 0.8
+				if warmup { // (1+s)/(10+s) with s = step-1 earlier updates: below 0.8 for all 6 steps
+					d = math.Min(d, float64(step)/float64(step+9))
+				}
 				if step == 1 {
 					ema[i] = w[i]
 				} else {
-					ema[i] = 0.8*ema[i] + 0.2*w[i]
+					ema[i] = d*ema[i] + (1-d)*w[i]
 				}
 			}
 		}
