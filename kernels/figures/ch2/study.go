@@ -73,20 +73,29 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	defTrain := def.Resolved().Data.Phantom.NTrain
+	def = def.Resolved()
 	for _, a := range arts {
 		rc, err := runConfig(a)
 		if err != nil {
 			return nil, err
 		}
-		// Runs on another number of training phantoms than the definition's say so in their rows.
-		data := ""
-		if n := rc.Experiment.Data.Phantom.NTrain; n != defTrain {
-			data = fmt.Sprintf(", %d training phantoms", n)
-		}
 		tr := rc.Experiment.Train
+		// Runs with another EMA or number of training phantoms than the definition's say so in their rows.
+		data := ""
+		if tr.EMADecay != def.Train.EMADecay || tr.EMAWarmup != def.Train.EMAWarmup {
+			data = fmt.Sprintf(", EMA %g", tr.EMADecay)
+			if tr.EMAWarmup {
+				data += " with warmup"
+			}
+		}
+		if n := rc.Experiment.Data.Phantom.NTrain; n != def.Data.Phantom.NTrain {
+			data += fmt.Sprintf(", %d training phantoms", n)
+		}
 		seen := tr.Steps * int64(tr.BatchSize)
 		weights := fmt.Sprintf("EMA %g weights", tr.EMADecay)
+		if tr.EMAWarmup {
+			weights = fmt.Sprintf("EMA %g (with warmup) weights", tr.EMADecay)
+		}
 		if !rc.Experiment.Sampling.UseEMA {
 			weights = "raw weights"
 		}

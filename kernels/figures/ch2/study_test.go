@@ -93,6 +93,25 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 			t.Errorf("row %q of %s: raw-weights label %v, want %v", row.Label, row.Artifact, !raw[row.Artifact], raw[row.Artifact])
 		}
 	}
+	// Rows of runs with another EMA than the definition's name it (the two trial definitions).
+	wantEMA := map[string]string{"ch2-ddpm-uncond-cpu-20261203-4124051f": ", EMA 0.999,", "ch2-ddpm-uncond-cpu-20261203-1f205d1b": ", EMA 0.998 with warmup,",
+		"ch2-ddpm-uncond-cpu-20261202-a1bd0365": ""}
+	seenEMA := map[string]int{}
+	for _, row := range tab.Rows {
+		w, ok := wantEMA[row.Artifact]
+		if !ok {
+			continue
+		}
+		seenEMA[row.Artifact]++
+		if has := strings.Contains(row.Label, ", EMA "); has != (w != "") || w != "" && !strings.Contains(row.Label+",", w) {
+			t.Errorf("row %q of %s: want the EMA label %q", row.Label, row.Artifact, w)
+		}
+	}
+	for _, a := range arts {
+		if _, ok := wantEMA[a.Manifest.ID]; ok && seenEMA[a.Manifest.ID] == 0 {
+			t.Errorf("no row of %s", a.Manifest.ID)
+		}
+	}
 	// Rows of the data ablation name its training set; the others (2,000 phantoms) do not.
 	more := map[string]bool{}
 	for _, a := range arts {
