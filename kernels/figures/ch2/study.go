@@ -18,8 +18,12 @@ const NoEMAExperiment = "ch2-ddpm-uncond-noema-cpu"
 // as many training phantoms (issue 10).
 const DataExperiment = "ch2-ddpm-uncond-data20k-cpu"
 
+// WideExperiment is the capacity ablation of Experiment: the same training with
+// a 1.5x wider U-Net (issue 10).
+const WideExperiment = "ch2-ddpm-uncond-wide-cpu"
+
 // Artifacts opens every artifact of the chapter-2 experiment and of its
-// ablations (NoEMAExperiment, DataExperiment) under root, oldest first.
+// ablations (NoEMAExperiment, DataExperiment, WideExperiment) under root, oldest first.
 func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	ms, errs := artifacts.List(root)
 	if len(errs) > 0 {
@@ -27,7 +31,7 @@ func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	}
 	var out []*artifacts.Artifact
 	for i := len(ms) - 1; i >= 0; i-- { // List is newest first
-		if x := ms[i].Experiment; x != Experiment && x != NoEMAExperiment && x != DataExperiment {
+		if x := ms[i].Experiment; x != Experiment && x != NoEMAExperiment && x != DataExperiment && x != WideExperiment {
 			continue
 		}
 		a, err := artifacts.Open(root, ms[i].ID)
@@ -80,10 +84,13 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 			return nil, err
 		}
 		tr := rc.Experiment.Train
-		// Runs with another EMA or number of training phantoms than the definition's say so in their rows.
+		// Runs with another network, EMA or number of training phantoms than the definition's say so in their rows.
 		data := ""
+		if rc.Experiment.Model != def.Model {
+			data = ", " + rc.Experiment.Model
+		}
 		if tr.EMADecay != def.Train.EMADecay || tr.EMAWarmup != def.Train.EMAWarmup {
-			data = fmt.Sprintf(", EMA %g", tr.EMADecay)
+			data += fmt.Sprintf(", EMA %g", tr.EMADecay)
 			if tr.EMAWarmup {
 				data += " with warmup"
 			}
@@ -99,8 +106,8 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		if !rc.Experiment.Sampling.UseEMA {
 			weights = "raw weights"
 		}
-		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s objective, %d steps x batch %d = %d images seen of %d training phantoms, EMA %g, sampled with the %s",
-			a.Manifest.ID, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, rc.Experiment.Data.Phantom.NTrain, tr.EMADecay, weights))
+		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s, %s objective, %d steps x batch %d = %d images seen of %d training phantoms, EMA %g, sampled with the %s",
+			a.Manifest.ID, rc.Experiment.Model, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, rc.Experiment.Data.Phantom.NTrain, tr.EMADecay, weights))
 		evs, err := a.Evals()
 		if err != nil {
 			return nil, err

@@ -112,6 +112,16 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 			t.Errorf("no row of %s", a.Manifest.ID)
 		}
 	}
+	// Rows of the capacity ablation name its network; the others (unet-cpu) do not.
+	model := map[string]string{}
+	for _, a := range arts {
+		model[a.Manifest.ID] = a.Manifest.Experiment
+	}
+	for _, row := range tab.Rows {
+		if wide := model[row.Artifact] == WideExperiment; strings.Contains(row.Label, ", unet-cpu-w24") != wide {
+			t.Errorf("row %q of %s: network label %v, want %v", row.Label, row.Artifact, !wide, wide)
+		}
+	}
 	// Rows of the data ablation name its training set; the others (2,000 phantoms) do not.
 	more := map[string]bool{}
 	for _, a := range arts {

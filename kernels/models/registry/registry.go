@@ -135,6 +135,13 @@ func init() {
 		NumHeadChannels: 32, NumHeads: -1, ResblockUpdown: true, NormGroups: 8},
 		Summary: "CPU-sized U-Net (model_channels 16, mult 1,2,4, 1 res block, attention at ds 4 with 32-ch heads, GroupNorm(8))"},
 		rrdb.Config{Features: 16, Growth: 8, Blocks: 1, OutChannels: 16})
+	// unet-cpu at 1.5x the width (about 2.2x the parameters and convolution FLOPs): the
+	// capacity ablation of chapter 2's DDIM study (issue 10).
+	withModes(Config{Name: "unet-cpu-w24", Arch: "unet", DataChannels: 1, ImageSize: 64, UNet: unet.Config{
+		ModelChannels: 24, ChannelMult: []int{1, 2, 4}, NumResBlocks: 1, AttentionResolutions: []int{4},
+		NumHeadChannels: 32, NumHeads: -1, ResblockUpdown: true, NormGroups: 8},
+		Summary: "unet-cpu at 1.5x width (model_channels 24, mult 1,2,4, 1 res block, attention at ds 4 with 32-ch heads, GroupNorm(8))"},
+		rrdb.Config{Features: 16, Growth: 8, Blocks: 1, OutChannels: 16})
 	withModes(Config{Name: "unet-tiny", Arch: "unet", DataChannels: 1, ImageSize: 16, UNet: unet.Config{
 		ModelChannels: 8, ChannelMult: []int{1, 2}, NumResBlocks: 1, AttentionResolutions: []int{2},
 		NumHeadChannels: 8, NumHeads: -1, ResblockUpdown: true, NormGroups: 4},
