@@ -63,18 +63,28 @@ func propagate(g *analytic.Gaussian, rows [][]float32) (mean []float64, cov [][]
 	return g.FromEigenbasis(m, v)
 }
 
+// gaussianSetup is the common start of the exact-law tests: the Gaussian target, the thesis's
+// linear schedule (T = 1000) and x_T ~ N(0, I) for the backend's number of samples.
+func gaussianSetup(t *testing.T, b backends.Backend) (*analytic.Gaussian, *schedule.DDPM, *tensors.Tensor) {
+	g := target(t)
+	s, err := schedule.NewDDPM(schedule.BetaLinear, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xT, err := diffusion.GaussianNoise(b, 1, nSamples(b), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, s, xT
+}
+
 // Every DDPM sampler driven by the exact denoiser of a Gaussian target: (1) the full T-step chains
 // (ancestral, DDIM eta=0 and eta=1 with all 1000 steps) reproduce the target's mean and covariance;
 // (2) with 50 steps the graph output matches the exact law of the discretised recursion, which is
 // itself under-dispersed (the known few-step bias), and it gets closer to the target with more steps.
 func TestSamplersReproduceGaussian(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
-		g := target(t)
-		s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
-		xT, err := diffusion.GaussianNoise(b, 1, nSamples(b), 2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g, s, xT := gaussianSetup(t, b)
 		run := func(name string, smp interface {
 			Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error)
 			Coefs() [][]float32
@@ -180,12 +190,7 @@ func TestLeakInflation(t *testing.T) {
 // removed) the output variance is below that of plain DDIM; s = 1 is plain DDIM bit for bit.
 func TestDDIMEpsScaleExactLaw(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
-		g := target(t)
-		s, _ := schedule.NewDDPM(schedule.BetaLinear, 1000)
-		xT, err := diffusion.GaussianNoise(b, 1, nSamples(b), 2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g, s, xT := gaussianSetup(t, b)
 		for _, p := range []Param{Eps, V} {
 			plain, err := NewDDIM(b, nil, Model{s, AnalyticDenoiser(s, g, p), p}, DDIMOptions{Steps: 50, Spacing: schedule.SpacingTrailing, Eta: 0.5})
 			if err != nil {

@@ -83,53 +83,41 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 	if ratios == 0 {
 		t.Errorf("no record with both samplers: the table's main comparison is missing")
 	}
-	// Rows sampled with the raw weights (the EMA ablation) say so; the others do not.
-	raw := map[string]bool{}
+	// A row names what its run changed against the definition, and only that: the raw
+	// weights (EMA ablation), the network (capacity ablation), the training set (data
+	// ablation), the EMA of the two trial definitions.
+	byID := map[string]string{}
 	for _, a := range arts {
-		raw[a.Manifest.ID] = a.Manifest.Experiment == NoEMAExperiment
+		byID[a.Manifest.ID] = a.Manifest.Experiment
 	}
+	labels := []struct {
+		part string
+		has  func(id string) bool
+	}{
+		{", raw weights", func(id string) bool { return byID[id] == NoEMAExperiment }},
+		{", unet-cpu-w24", func(id string) bool { return byID[id] == WideExperiment }},
+		{", 20000 training phantoms", func(id string) bool { return byID[id] == DataExperiment }},
+		{", EMA 0.999,", func(id string) bool { return id == "ch2-ddpm-uncond-cpu-20261203-4124051f" }},
+		{", EMA 0.998 with warmup,", func(id string) bool { return id == "ch2-ddpm-uncond-cpu-20261203-1f205d1b" }},
+	}
+	seen := map[string]int{}
 	for _, row := range tab.Rows {
-		if strings.HasSuffix(row.Label, ", raw weights") != raw[row.Artifact] {
-			t.Errorf("row %q of %s: raw-weights label %v, want %v", row.Label, row.Artifact, !raw[row.Artifact], raw[row.Artifact])
+		for _, l := range labels {
+			if has, want := strings.Contains(row.Label+",", l.part), l.has(row.Artifact); has != want {
+				t.Errorf("row %q of %s: label part %q present %v, want %v", row.Label, row.Artifact, l.part, has, want)
+			} else if has {
+				seen[l.part]++
+			}
+		}
+		if strings.Contains(row.Label, ", EMA ") && !labels[3].has(row.Artifact) && !labels[4].has(row.Artifact) {
+			t.Errorf("row %q of %s: EMA label on a run with the definition's EMA", row.Label, row.Artifact)
 		}
 	}
-	// Rows of runs with another EMA than the definition's name it (the two trial definitions).
-	wantEMA := map[string]string{"ch2-ddpm-uncond-cpu-20261203-4124051f": ", EMA 0.999,", "ch2-ddpm-uncond-cpu-20261203-1f205d1b": ", EMA 0.998 with warmup,",
-		"ch2-ddpm-uncond-cpu-20261202-a1bd0365": ""}
-	seenEMA := map[string]int{}
-	for _, row := range tab.Rows {
-		w, ok := wantEMA[row.Artifact]
-		if !ok {
-			continue
-		}
-		seenEMA[row.Artifact]++
-		if has := strings.Contains(row.Label, ", EMA "); has != (w != "") || w != "" && !strings.Contains(row.Label+",", w) {
-			t.Errorf("row %q of %s: want the EMA label %q", row.Label, row.Artifact, w)
-		}
-	}
-	for _, a := range arts {
-		if _, ok := wantEMA[a.Manifest.ID]; ok && seenEMA[a.Manifest.ID] == 0 {
-			t.Errorf("no row of %s", a.Manifest.ID)
-		}
-	}
-	// Rows of the capacity ablation name its network; the others (unet-cpu) do not.
-	model := map[string]string{}
-	for _, a := range arts {
-		model[a.Manifest.ID] = a.Manifest.Experiment
-	}
-	for _, row := range tab.Rows {
-		if wide := model[row.Artifact] == WideExperiment; strings.Contains(row.Label, ", unet-cpu-w24") != wide {
-			t.Errorf("row %q of %s: network label %v, want %v", row.Label, row.Artifact, !wide, wide)
-		}
-	}
-	// Rows of the data ablation name its training set; the others (2,000 phantoms) do not.
-	more := map[string]bool{}
-	for _, a := range arts {
-		more[a.Manifest.ID] = a.Manifest.Experiment == DataExperiment
-	}
-	for _, row := range tab.Rows {
-		if strings.HasSuffix(row.Label, ", 20000 training phantoms") != more[row.Artifact] {
-			t.Errorf("row %q of %s: training-phantoms label %v, want %v", row.Label, row.Artifact, !more[row.Artifact], more[row.Artifact])
+	for _, l := range labels {
+		for id := range byID {
+			if l.has(id) && seen[l.part] == 0 {
+				t.Errorf("artifact %s is listed but no row carries %q", id, l.part)
+			}
 		}
 	}
 	if md := tab.Markdown(); !strings.Contains(md, "DDPM-1000") {
