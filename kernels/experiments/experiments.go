@@ -317,6 +317,9 @@ func init() {
 	// The capacity ablation (issue 10): the same training with a 1.5x wider U-Net
 	// (unet-cpu-w24, about 2.2x the parameters); EMA, data and the objective did not
 	// move DDIM-50 off FD ~40 on the validation split, so the network is what is left.
+	// Result (artifact ch2-ddpm-uncond-wide-cpu-20261203-f96717f0, 1684 s on 2 cores, partly
+	// under other jobs): DDIM-50 FD 46.6 at eta 0 (48.8 for unet-cpu) but 54.6 at eta 0.5 (39.9),
+	// so the wider net drifts a little less and gains nothing at the chosen eta.
 	wide := ch2cpu
 	wide.Name = "ch2-ddpm-uncond-wide-cpu"
 	wide.Description = "Capacity ablation of ch2-ddpm-uncond-cpu (issue 10): the same training with the 1.5x wider U-Net unet-cpu-w24."
