@@ -140,6 +140,44 @@ better; 1.0 = parity).`)
 	fmt.Fprintf(os.Stderr, "bench: %s\n", hostAtStart)
 	var latentMD []string
 	var skipped []string
+	var torch *torchResult
+	var torchErr string
+	torchBatches := map[int]*torchResult{}
+	var torchSample *torchResult
+	var torchProfile map[string]float64
+	// The PyTorch peer runs first, in a process of its own, while this one is still fresh:
+	// after the pure-Go backend (a heap of about 4 GB) the Go runtime's collector and
+	// scavenger kept running beside it, and the peer's batch-16 step measured 0.37-0.40 s
+	// against 0.29 s alone on the same idle host (2026-12-03), flattering the ratio.
+	if *python != "" && !*modelsOnly {
+		fmt.Fprintf(os.Stderr, "bench: PyTorch peer (%s %s) ...\n", *python, *script)
+		threads := runtime.NumCPU()
+		torch, err = runTorch(*python, *script, *batch, *reps, threads, *torchDevice, "train")
+		if err != nil {
+			torchErr = err.Error()
+			fmt.Fprintf(os.Stderr, "bench: PyTorch peer failed: %s\n", torchErr)
+		} else {
+			for _, eb := range extraBatches {
+				if t, err := runTorch(*python, *script, eb, *reps, threads, *torchDevice, "train"); err == nil {
+					torchBatches[eb] = t
+				} else {
+					fmt.Fprintf(os.Stderr, "bench: PyTorch batch %d failed: %v\n", eb, err)
+				}
+			}
+			if *profile {
+				if tp, err := runTorch(*python, *script, *batch, *reps, threads, *torchDevice, "profile"); err == nil {
+					torchProfile = tp.Profile
+				} else {
+					fmt.Fprintf(os.Stderr, "bench: PyTorch profile failed: %v\n", err)
+				}
+			}
+			if *sampleSteps > 0 {
+				if torchSample, err = runTorch(*python, *script, *sampleBatch, *sampleReps, threads, *torchDevice, fmt.Sprintf("sample:%d", *sampleSteps)); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: PyTorch sampling failed: %v\n", err)
+				}
+			}
+		}
+	}
 	profiled := false
 	for _, name := range strings.Split(*backendsFlag, ",") {
 		name = strings.TrimSpace(name)
@@ -209,40 +247,6 @@ better; 1.0 = parity).`)
 				"The training loop itself (train.Run: eps-MSE, Adam, EMA) on one-axis device meshes; each device gets batch/N images.\n\n%s", info.Name, bench.ParallelMarkdown(ts)))
 		}
 		results = append(results, res)
-	}
-	var torch *torchResult
-	var torchErr string
-	torchBatches := map[int]*torchResult{}
-	var torchSample *torchResult
-	var torchProfile map[string]float64
-	if *python != "" && !*modelsOnly {
-		fmt.Fprintf(os.Stderr, "bench: PyTorch peer (%s %s) ...\n", *python, *script)
-		threads := runtime.NumCPU()
-		torch, err = runTorch(*python, *script, *batch, *reps, threads, *torchDevice, "train")
-		if err != nil {
-			torchErr = err.Error()
-			fmt.Fprintf(os.Stderr, "bench: PyTorch peer failed: %s\n", torchErr)
-		} else {
-			for _, eb := range extraBatches {
-				if t, err := runTorch(*python, *script, eb, *reps, threads, *torchDevice, "train"); err == nil {
-					torchBatches[eb] = t
-				} else {
-					fmt.Fprintf(os.Stderr, "bench: PyTorch batch %d failed: %v\n", eb, err)
-				}
-			}
-			if *profile {
-				if tp, err := runTorch(*python, *script, *batch, *reps, threads, *torchDevice, "profile"); err == nil {
-					torchProfile = tp.Profile
-				} else {
-					fmt.Fprintf(os.Stderr, "bench: PyTorch profile failed: %v\n", err)
-				}
-			}
-			if *sampleSteps > 0 {
-				if torchSample, err = runTorch(*python, *script, *sampleBatch, *sampleReps, threads, *torchDevice, fmt.Sprintf("sample:%d", *sampleSteps)); err != nil {
-					fmt.Fprintf(os.Stderr, "bench: PyTorch sampling failed: %v\n", err)
-				}
-			}
-		}
 	}
 	ratio, ratioBackend := -1.0, ""
 	var md strings.Builder
