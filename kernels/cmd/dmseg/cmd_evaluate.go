@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
 	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
@@ -97,8 +98,8 @@ its id. Choose them on the validation split, not on the split a table reports.`)
 		}
 		dd.ClipX0 = clip
 	}
-	if *epsScale < 0 || math.IsNaN(*epsScale) || math.IsInf(*epsScale, 0) {
-		return fmt.Errorf("--eps-scale must be a positive number (0 or 1: off), got %g", *epsScale)
+	if err := ddpm.CheckEpsScale(*epsScale); err != nil {
+		return fmt.Errorf("--%w", err)
 	}
 	dd.EpsScale = *epsScale
 	if *spacing != "" && !slices.Contains(schedule.SpacingNames, *spacing) {

@@ -12,6 +12,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/atomicfile"
 	"github.com/dmseg/dmseg/kernels/diffusion"
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
 	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
@@ -67,10 +68,10 @@ current definition, the one the tables use).`)
 	if *clip != -1 && (*clip < 0 || math.IsNaN(*clip) || math.IsInf(*clip, 0)) {
 		return fmt.Errorf("--clip-x0 must be a finite number >= 0 (0: off), got %g", *clip)
 	}
-	if *epsScale < 0 || math.IsNaN(*epsScale) || math.IsInf(*epsScale, 0) {
-		return fmt.Errorf("--eps-scale must be a positive number (0 or 1: off), got %g", *epsScale)
+	if err := ddpm.CheckEpsScale(*epsScale); err != nil {
+		return fmt.Errorf("--%w", err)
 	}
-	if *epsScale != 0 && *epsScale != 1 && *sampler != "ddim" {
+	if ddpm.EpsScaled(*epsScale) && *sampler != "ddim" {
 		return fmt.Errorf("--eps-scale applies to --sampler ddim")
 	}
 	if *clip != -1 && *sampler != "ddim" {
@@ -95,7 +96,7 @@ current definition, the one the tables use).`)
 	if *clip != -1 {
 		spec.ClipX0 = *clip
 	}
-	if *epsScale != 1 {
+	if ddpm.EpsScaled(*epsScale) {
 		spec.EpsScale = *epsScale
 	}
 	s, err := l.NewSamplerSpec(backend, spec)

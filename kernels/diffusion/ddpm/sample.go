@@ -30,7 +30,7 @@ func stepGraph(m Model, clip, epsScale float64) diffusion.StepGraph {
 		t := diffusion.BatchTime(c(0), x.Shape().Dimensions[0])
 		out := m.Denoiser(ctx, x, t, cond)
 		x0, eps := Predictions(m.Param, out, x, c(1), c(2))
-		if epsScale != 0 && epsScale != 1 {
+		if EpsScaled(epsScale) {
 			eps = MulScalar(eps, 1/epsScale)
 			x0 = Div(Sub(x, Mul(c(2), eps)), c(1))
 		}
@@ -103,6 +103,17 @@ func (a *Ancestral) Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*t
 	return a.loop.Run(xT, diffusion.Extra(cond), a.Coefs(), opts)
 }
 
+// EpsScaled reports whether an epsilon-scaling factor changes the sampler (0 and 1 are off).
+func EpsScaled(s float64) bool { return s != 0 && s != 1 }
+
+// CheckEpsScale rejects an epsilon-scaling factor that is negative, NaN or infinite.
+func CheckEpsScale(s float64) error {
+	if s < 0 || math.IsNaN(s) || math.IsInf(s, 0) {
+		return fmt.Errorf("eps-scale must be a positive number (0 or 1: off), got %g", s)
+	}
+	return nil
+}
+
 // DDIMOptions configure DDIM sampling.
 type DDIMOptions struct {
 	Steps   int     // number of sampling steps S (network calls)
@@ -138,8 +149,8 @@ func NewDDIM(backend backends.Backend, ctx *context.Context, m Model, opts DDIMO
 	if opts.Eta < 0 {
 		return nil, fmt.Errorf("ddpm: DDIM eta must be >= 0, got %g", opts.Eta)
 	}
-	if opts.EpsScale < 0 || math.IsNaN(opts.EpsScale) || math.IsInf(opts.EpsScale, 0) {
-		return nil, fmt.Errorf("ddpm: DDIM eps scale must be a positive number (0 or 1: off), got %g", opts.EpsScale)
+	if err := CheckEpsScale(opts.EpsScale); err != nil {
+		return nil, fmt.Errorf("ddpm: DDIM %w", err)
 	}
 	ts, err := schedule.DDIMTimesteps(opts.Spacing, m.Sched.T, opts.Steps)
 	if err != nil {

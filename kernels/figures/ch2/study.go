@@ -2,6 +2,7 @@ package ch2
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
@@ -22,6 +23,9 @@ const DataExperiment = "ch2-ddpm-uncond-data20k-cpu"
 // a 1.5x wider U-Net (issue 10).
 const WideExperiment = "ch2-ddpm-uncond-wide-cpu"
 
+// studyExperiments are the experiments whose artifacts SamplerStudy sets side by side.
+var studyExperiments = []string{Experiment, NoEMAExperiment, DataExperiment, WideExperiment}
+
 // Artifacts opens every artifact of the chapter-2 experiment and of its
 // ablations (NoEMAExperiment, DataExperiment, WideExperiment) under root, oldest first.
 func Artifacts(root string) ([]*artifacts.Artifact, error) {
@@ -31,7 +35,7 @@ func Artifacts(root string) ([]*artifacts.Artifact, error) {
 	}
 	var out []*artifacts.Artifact
 	for i := len(ms) - 1; i >= 0; i-- { // List is newest first
-		if x := ms[i].Experiment; x != Experiment && x != NoEMAExperiment && x != DataExperiment && x != WideExperiment {
+		if !slices.Contains(studyExperiments, ms[i].Experiment) {
 			continue
 		}
 		a, err := artifacts.Open(root, ms[i].ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/diffusion"
 	"github.com/dmseg/dmseg/kernels/diffusion/bbdm"
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
 	"github.com/dmseg/dmseg/kernels/diffusion/schedule"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/models/registry"
@@ -129,7 +130,7 @@ func (l *Loaded) Spec() SamplerSpec {
 // has one sampler and one step spacing, so --samplers and --spacing are errors.
 func (l *Loaded) Override(o runners.EvalOptions) (SamplerSpec, error) {
 	spec := l.Spec()
-	if len(o.Samplers) > 0 || o.DDIM.Spacing != "" || o.DDIM.EpsScale != 0 && o.DDIM.EpsScale != 1 {
+	if len(o.Samplers) > 0 || o.DDIM.Spacing != "" || ddpm.EpsScaled(o.DDIM.EpsScale) {
 		return spec, fmt.Errorf("%s samples with the bridge's skip-step sampler (linear spacing); --samplers, --spacing and --eps-scale do not apply", experiments.KindBBDMSeg)
 	}
 	if s := o.DDIM.Steps; s > 0 {

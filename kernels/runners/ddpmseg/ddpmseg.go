@@ -109,7 +109,7 @@ func Predictor(backend backends.Backend, s *ddpmuncond.Sampler, progress diffusi
 // otherwise, threshold 0.5.
 func Protocol(l *ddpmuncond.Loaded, o runners.EvalOptions, set *dataset.Set) (segeval.Protocol, ddpmuncond.SamplerSpec, error) {
 	e := l.Config.Experiment
-	if s := o.DDIM.EpsScale; s != 0 && s != 1 {
+	if ddpm.EpsScaled(o.DDIM.EpsScale) {
 		return segeval.Protocol{}, ddpmuncond.SamplerSpec{}, fmt.Errorf("--eps-scale applies to %s quality records only, not to %s", experiments.KindDDPMUncond, experiments.KindDDPMSeg)
 	}
 	spec, err := l.DDIMSpec(o.DDIM)

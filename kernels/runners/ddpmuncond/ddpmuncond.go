@@ -9,7 +9,6 @@ package ddpmuncond
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/diffusion"
@@ -126,7 +125,7 @@ func (s SamplerSpec) Label() string {
 	if s.Eta != 0 {
 		l += fmt.Sprintf(" eta=%g", s.Eta)
 	}
-	if s.EpsScale != 0 && s.EpsScale != 1 {
+	if ddpm.EpsScaled(s.EpsScale) {
 		l += fmt.Sprintf(" eps/%g", s.EpsScale)
 	}
 	return l
@@ -184,13 +183,11 @@ func (l *Loaded) DDIMSpec(o runners.DDIMOverride) (SamplerSpec, error) {
 		}
 		spec.ClipX0 = *o.ClipX0
 	}
-	if o.EpsScale != 0 {
-		if o.EpsScale < 0 || math.IsNaN(o.EpsScale) || math.IsInf(o.EpsScale, 0) {
-			return spec, fmt.Errorf("DDIM eps scale must be a positive number (0 or 1: off), got %g", o.EpsScale)
-		}
-		if o.EpsScale != 1 {
-			spec.EpsScale = o.EpsScale
-		}
+	if err := ddpm.CheckEpsScale(o.EpsScale); err != nil {
+		return spec, fmt.Errorf("DDIM %w", err)
+	}
+	if ddpm.EpsScaled(o.EpsScale) {
+		spec.EpsScale = o.EpsScale
 	}
 	return spec, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dmseg/dmseg/kernels/artifacts"
 	"github.com/dmseg/dmseg/kernels/data/dataset"
 	"github.com/dmseg/dmseg/kernels/diffusion"
+	"github.com/dmseg/dmseg/kernels/diffusion/ddpm"
 	"github.com/dmseg/dmseg/kernels/engine"
 	"github.com/dmseg/dmseg/kernels/experiments"
 	"github.com/dmseg/dmseg/kernels/figures/synthesis"
@@ -60,7 +61,7 @@ func SamplesFile(s SamplerSpec) string {
 	if s.Sampler == "ddpm" {
 		return fmt.Sprintf("samples-ddpm%d.png", s.Steps)
 	}
-	if s.EpsScale != 0 && s.EpsScale != 1 {
+	if ddpm.EpsScaled(s.EpsScale) {
 		return fmt.Sprintf("samples-ddim%d-eta%g-%s-eps%g.png", s.Steps, s.Eta, s.Spacing, s.EpsScale)
 	}
 	return fmt.Sprintf("samples-ddim%d-eta%g-%s.png", s.Steps, s.Eta, s.Spacing)
