@@ -183,6 +183,42 @@ func TestAuxDiceValidation(t *testing.T) {
 	}
 }
 
+// zero_terminal_snr: the schedule ends at abar = 0 and starts where the plain
+// one does; the eps objective and kinds without a schedule are refused; the key
+// is left out of configs that do not use it, so their hashes stay.
+func TestZeroTerminalSNRSpec(t *testing.T) {
+	e, _ := Get("ch2-ddpm-uncond-tiny")
+	e.Diffusion.Param = "v"
+	plain, err := e.Schedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Diffusion.ZeroTerminalSNR = true
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	z, err := e.Schedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.AlphasCumprod[z.T-1] != 0 || z.AlphasCumprod[0] != plain.AlphasCumprod[0] || !strings.Contains(z.Name, "zero-terminal-snr") {
+		t.Errorf("zero-terminal-SNR schedule %q: abar[0] %g (plain %g), abar[T-1] %g", z.Name, z.AlphasCumprod[0], plain.AlphasCumprod[0], z.AlphasCumprod[z.T-1])
+	}
+	e.Diffusion.Param = "eps"
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "zero_terminal_snr") {
+		t.Errorf("eps with zero_terminal_snr: %v", err)
+	}
+	u, _ := Get("ch3-unet-tiny")
+	u.Diffusion.ZeroTerminalSNR = true
+	if err := u.Validate(); err == nil || !strings.Contains(err.Error(), "zero_terminal_snr") {
+		t.Errorf("unet-seg with zero_terminal_snr: %v", err)
+	}
+	lung, _ := Get("ch3-ddpm-add-lung-cpu")
+	if b, _ := json.Marshal(lung.Diffusion); strings.Contains(string(b), "zero_terminal") {
+		t.Errorf("lung config records zero_terminal_snr although it is off: %s", b)
+	}
+}
+
 // The brain-MRI experiments load the embedded volume's slices: a training
 // split of at least 15 and a validation split of at least 3 64x64 slices,
 // every validation mask non-empty; a wrong task is refused.

@@ -51,9 +51,15 @@ func (e Experiment) Validate() error {
 		if e.Diffusion.BetaStart != schedule.DefaultBetaStart || e.Diffusion.BetaEnd != schedule.DefaultBetaEnd {
 			return fmt.Errorf("experiment %s: only beta 1e-4..0.02 is supported, got %g..%g", e.Name, e.Diffusion.BetaStart, e.Diffusion.BetaEnd)
 		}
-		if _, err := ddpm.ParseParam(e.Diffusion.Param); err != nil {
+		p, err := ddpm.ParseParam(e.Diffusion.Param)
+		if err != nil {
 			return fmt.Errorf("experiment %s: %w", e.Name, err)
 		}
+		if e.Diffusion.ZeroTerminalSNR && p == ddpm.Eps {
+			return fmt.Errorf("experiment %s: zero_terminal_snr needs the v or x0 parameterization: with eps, x0_hat = (x_t - sqrt(1-abar) eps)/sqrt(abar) is undefined at abar = 0", e.Name)
+		}
+	} else if e.Diffusion.ZeroTerminalSNR {
+		return fmt.Errorf("experiment %s: zero_terminal_snr without a diffusion schedule", e.Name)
 	}
 	if a := e.Diffusion.AuxDice; a != 0 && (e.Kind != KindDDPMSeg || !(a > 0 && a <= 100)) {
 		return fmt.Errorf("experiment %s: diffusion aux_dice %g: only a ddpm-seg experiment takes it, in (0, 100]", e.Name, a)
@@ -117,8 +123,25 @@ func (e Experiment) Validate() error {
 }
 
 // Schedule returns the experiment's DDPM schedule.
+// With zero_terminal_snr the betas are rescaled (schedule.RescaleZeroTerminalSNR)
+// and the schedule's name says so.
 func (e Experiment) Schedule() (*schedule.DDPM, error) {
-	return schedule.NewDDPM(e.Diffusion.Beta, e.Diffusion.Timesteps)
+	if !e.Diffusion.ZeroTerminalSNR {
+		return schedule.NewDDPM(e.Diffusion.Beta, e.Diffusion.Timesteps)
+	}
+	b, err := schedule.Betas(e.Diffusion.Beta, e.Diffusion.Timesteps)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = schedule.RescaleZeroTerminalSNR(b); err != nil {
+		return nil, err
+	}
+	s, err := schedule.FromBetas(b)
+	if err != nil {
+		return nil, err
+	}
+	s.Name = e.Diffusion.Beta + "+zero-terminal-snr"
+	return s, nil
 }
 
 // ResolveModel resolves the experiment (defaults filled in) and its network by

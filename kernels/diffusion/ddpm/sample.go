@@ -156,6 +156,13 @@ func NewDDIM(backend backends.Backend, ctx *context.Context, m Model, opts DDIMO
 	if err != nil {
 		return nil, err
 	}
+	if EpsScaled(opts.EpsScale) {
+		for _, t := range ts {
+			if m.Sched.AlphasCumprod[t] == 0 {
+				return nil, fmt.Errorf("ddpm: DDIM eps-scale recomputes x0_hat = (x_t - sqrt(1-abar) eps_hat)/sqrt(abar), undefined at timestep %d where abar = 0 (a zero-terminal-SNR schedule)", t)
+			}
+		}
+	}
 	loop, err := diffusion.NewLoop(backend, ctx, stepGraph(m, opts.ClipX0, opts.EpsScale))
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dmseg/dmseg/kernels/diffusion"
@@ -262,4 +263,61 @@ func TestEpsScaleUndoesConstantLeak(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A zero-terminal-SNR schedule (schedule.RescaleZeroTerminalSNR, abar = 0 at the
+// last timestep) with the v objective: the exact denoiser's samplers start from
+// pure noise that the network sees in training too. The full ancestral chain
+// reproduces the target, DDIM-50 (trailing, so the first step is the abar = 0
+// timestep) follows the exact law of its recursion with eta 0 and 1, nothing
+// is NaN, and epsilon scaling, undefined there, is refused.
+func TestZeroTerminalSNRSamplers(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
+		g, _, xT := gaussianSetup(t, b)
+		betas, _ := schedule.Betas(schedule.BetaSqrtLinear, 1000)
+		betas, err := schedule.RescaleZeroTerminalSNR(betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := schedule.FromBetas(betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := Model{s, AnalyticDenoiser(s, g, V), V}
+		check := func(name string, smp interface {
+			Sample(xT, cond *tensors.Tensor, opts diffusion.Options) (*tensors.Tensor, error)
+			Coefs() [][]float32
+		}, exactLaw bool) {
+			x, err := smp.Sample(xT, nil, diffusion.Options{Seed: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if exactLaw {
+				pm, pc := propagate(g, smp.Coefs())
+				mcheck.Check(t, name+" vs exact law of the recursion", x, pm, pc, 0)
+			} else {
+				mcheck.Check(t, name+" vs target", x, g.Mean, g.Cov, 0.015)
+			}
+		}
+		if !mcheck.IsGo(b) {
+			anc, err := NewAncestral(b, nil, m, AncestralOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("zero-SNR ancestral T=1000", anc, false)
+		}
+		for _, eta := range []float64{0, 1} {
+			d, err := NewDDIM(b, nil, m, DDIMOptions{Steps: 50, Spacing: schedule.SpacingTrailing, Eta: eta})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ts := d.Timesteps(); ts[0] != 999 {
+				t.Fatalf("trailing DDIM-50 starts at %d, want 999", ts[0])
+			}
+			check(fmt.Sprintf("zero-SNR DDIM-50 trailing eta=%g", eta), d, true)
+		}
+		if _, err := NewDDIM(b, nil, m, DDIMOptions{Steps: 50, Spacing: schedule.SpacingTrailing, EpsScale: 1.01}); err == nil || !strings.Contains(err.Error(), "abar = 0") {
+			t.Errorf("eps-scale on a zero-terminal-SNR schedule: %v", err)
+		}
+	})
 }

@@ -111,7 +111,47 @@ func NewDDPM(name string, T int) (*DDPM, error) {
 	return s, nil
 }
 
-// FromBetas derives a DDPM schedule from arbitrary betas in (0, 1).
+// RescaleZeroTerminalSNR returns betas whose schedule ends at zero signal:
+// sqrt(abar) is shifted so that its last value is 0 and scaled so that its
+// first value is unchanged, sqrt(abar_i) <- (sqrt(abar_i) - sqrt(abar_T))
+// sqrt(abar_0) / (sqrt(abar_0) - sqrt(abar_T)), and the betas are read back as
+// 1 - abar_i/abar_{i-1} (Lin et al. 2024, "Common diffusion noise schedules and
+// sample steps are flawed", Algorithm 1). The last beta is then exactly 1: the
+// network sees pure noise at the last timestep, as sampling starts from it,
+// instead of noise with a residue of sqrt(abar_T) x_0 (0.028 x_0 for the
+// CompVis-linear 1e-4..0.02 schedule, T = 1000). The eps parameterisation is
+// undefined there (x0 = (x_t - sqrt(1-abar) eps)/sqrt(abar)); use v or x0.
+func RescaleZeroTerminalSNR(betas []float64) ([]float64, error) {
+	T := len(betas)
+	if T < 2 {
+		return nil, fmt.Errorf("schedule: need at least 2 betas, got %d", T)
+	}
+	sq := make([]float64, T)
+	prod := 1.0
+	for i, b := range betas {
+		if !(b > 0 && b < 1) {
+			return nil, fmt.Errorf("schedule: beta[%d] = %g is not in (0, 1)", i, b)
+		}
+		prod *= 1 - b
+		sq[i] = math.Sqrt(prod)
+	}
+	first, last := sq[0], sq[T-1]
+	out := make([]float64, T)
+	prev := 1.0
+	for i := range sq {
+		v := (sq[i] - last) * first / (first - last)
+		abar := v * v
+		if i == T-1 {
+			abar = 0
+		}
+		out[i] = 1 - abar/prev
+		prev = abar
+	}
+	return out, nil
+}
+
+// FromBetas derives a DDPM schedule from arbitrary betas in (0, 1); the last
+// beta may also be 1 (a zero-terminal-SNR schedule, RescaleZeroTerminalSNR).
 //
 // thesis: eq1
 func FromBetas(betas []float64) (*DDPM, error) {
@@ -128,8 +168,8 @@ func FromBetas(betas []float64) (*DDPM, error) {
 	s.PosteriorMeanCoef2 = make([]float64, T)
 	prod := 1.0
 	for i, beta := range betas {
-		if !(beta > 0 && beta < 1) {
-			return nil, fmt.Errorf("schedule: beta[%d] = %g is not in (0, 1)", i, beta)
+		if !(beta > 0 && (beta < 1 || beta == 1 && i == T-1)) {
+			return nil, fmt.Errorf("schedule: beta[%d] = %g is not in (0, 1) (only the last may be 1)", i, beta)
 		}
 		a := 1 - beta
 		s.Alphas[i] = a

@@ -198,3 +198,66 @@ func TestDDIMFullChainAtSEqualsT(t *testing.T) {
 		}
 	}
 }
+
+// The zero-terminal-SNR rescale (Lin et al. 2024, Algorithm 1): sqrt(abar) is an
+// affine map of the original that keeps the first value and ends at 0, and the
+// iterated Markov chain of the rescaled betas forgets x_0 entirely at the end.
+func TestRescaleZeroTerminalSNR(t *testing.T) {
+	orig, _ := Betas(BetaSqrtLinear, 1000)
+	b, err := RescaleZeroTerminalSNR(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := FromBetas(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := FromBetas(orig)
+	near(t, "beta[0]", b[0], orig[0], 1e-15)
+	near(t, "beta[T-1]", b[999], 1, 0)
+	near(t, "abar[T-1]", s.AlphasCumprod[999], 0, 0)
+	first, last := math.Sqrt(o.AlphasCumprod[0]), math.Sqrt(o.AlphasCumprod[999])
+	for _, i := range []int{0, 1, 100, 500, 900, 998} {
+		want := (math.Sqrt(o.AlphasCumprod[i]) - last) * first / (first - last)
+		near(t, "sqrt(abar) affine", math.Sqrt(s.AlphasCumprod[i]), want, 1e-12)
+		if !(b[i] > 0 && b[i] < 1) {
+			t.Errorf("beta[%d] = %g not in (0, 1)", i, b[i])
+		}
+	}
+	// The posterior at the last step does not use x_T (coef2 = sqrt(alpha_T) ... = 0)
+	// and its variance is finite.
+	near(t, "coef2[T-1]", s.PosteriorMeanCoef2[999], 0, 0)
+	near(t, "posterior variance[T-1]", s.PosteriorVariance[999], 1-s.AlphasCumprod[998], 1e-15)
+	if sig := s.DDIMSigma(999, 979, 1); math.IsNaN(sig) || sig <= 0 || sig > 1 {
+		t.Errorf("DDIM sigma from the last timestep = %g", sig)
+	}
+
+	const n = 20000
+	x0 := 1.5
+	rng := rand.New(rand.NewPCG(5, 6))
+	xs := make([]float64, n)
+	for j := range xs {
+		xs[j] = x0
+	}
+	for i := 0; i < s.T; i++ {
+		a, sb := math.Sqrt(1-s.Betas[i]), math.Sqrt(s.Betas[i])
+		for j := range xs {
+			xs[j] = a*xs[j] + sb*rng.NormFloat64()
+		}
+		if i == 99 || i == s.T-1 {
+			m, v := meanVar(xs)
+			wv := 1 - s.AlphasCumprod[i]
+			near(t, "rescaled chain mean", m, math.Sqrt(s.AlphasCumprod[i])*x0, 5*math.Sqrt(wv/n))
+			near(t, "rescaled chain var", v, wv, 5*wv*math.Sqrt(2.0/n))
+		}
+	}
+
+	bad := append([]float64(nil), b...)
+	bad[10], bad[999] = 1, orig[999]
+	if _, err := FromBetas(bad); err == nil || !strings.Contains(err.Error(), "beta[10]") {
+		t.Errorf("beta 1 before the last step: err = %v", err)
+	}
+	if _, err := RescaleZeroTerminalSNR(b); err == nil {
+		t.Error("rescaling a schedule that already ends at beta 1 was accepted")
+	}
+}

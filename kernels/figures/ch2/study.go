@@ -102,6 +102,13 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		if n := rc.Experiment.Data.Phantom.NTrain; n != def.Data.Phantom.NTrain {
 			data += fmt.Sprintf(", %d training phantoms", n)
 		}
+		// The zero-terminal-SNR schedule is named in its rows whatever the definition is,
+		// so the labels of the older artifacts do not change with it.
+		sched := ""
+		if rc.Experiment.Diffusion.ZeroTerminalSNR {
+			data += ", zero terminal SNR"
+			sched = " (zero terminal SNR)"
+		}
 		seen := tr.Steps * int64(tr.BatchSize)
 		weights := fmt.Sprintf("EMA %g weights", tr.EMADecay)
 		if tr.EMAWarmup {
@@ -110,8 +117,8 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		if !rc.Experiment.Sampling.UseEMA {
 			weights = "raw weights"
 		}
-		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s, %s objective, %d steps x batch %d = %d images seen of %d training phantoms, EMA %g, sampled with the %s",
-			a.Manifest.ID, rc.Experiment.Model, rc.Experiment.Diffusion.Param, tr.Steps, tr.BatchSize, seen, rc.Experiment.Data.Phantom.NTrain, tr.EMADecay, weights))
+		t.Notes = append(t.Notes, fmt.Sprintf("%s: %s, %s objective%s, %d steps x batch %d = %d images seen of %d training phantoms, EMA %g, sampled with the %s",
+			a.Manifest.ID, rc.Experiment.Model, rc.Experiment.Diffusion.Param, sched, tr.Steps, tr.BatchSize, seen, rc.Experiment.Data.Phantom.NTrain, tr.EMADecay, weights))
 		evs, err := a.Evals()
 		if err != nil {
 			return nil, err
