@@ -61,7 +61,9 @@ func SamplerLabel(s ddpmuncond.SamplerSpec) string {
 }
 
 // SamplerStudy sets every sampler row of every quality record of the given
-// ddpm-uncond artifacts side by side (the issue-10 study: which DDIM settings
+// ddpm-uncond artifacts side by side, with the samples' pixel mean and std and
+// the Wasserstein-1 distance of their intensities to the held-out images'
+// (the global brightness and contrast that a sampler's first steps decide) (the issue-10 study: which DDIM settings
 // were tried on the validation split, and DDIM-50 against DDPM-1000 on the
 // held-out split as the training budget grows). Calibration rows are left
 // out; each row's label carries the split, the objective and the images seen
@@ -75,8 +77,12 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 			"validation-split records are where DDIM settings were chosen, held-out (test) records are the reported ones). " +
 			"Synthetic phantom data.",
 		Columns: []tables.Column{{Key: "fd", Header: "FD", Digits: 1}, {Key: "kid", Header: "KID", Digits: 3},
-			{Key: "speckled_fraction", Header: "speckled", Digits: 3}},
+			{Key: "speckled_fraction", Header: "speckled", Digits: 3},
+			{Key: "pixel_mean", Header: "pixel mean", Digits: 3}, {Key: "pixel_std", Header: "pixel std", Digits: 3},
+			{Key: "w1_intensity", Header: "W1 intensity", Digits: 4}},
 	}
+	// The held-out images' pixel mean and std, once per split, for the pixel columns.
+	heldStats := map[string]bool{}
 	def, err := experiments.Get(Experiment)
 	if err != nil {
 		return nil, err
@@ -160,6 +166,14 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 				if row.Label != s.Label() {
 					return nil, fmt.Errorf("evaluation %s of %s: row %d is %q, expected sampler %q", ev.Record.ID, a.Manifest.ID, i, row.Label, s.Label())
 				}
+				if i >= len(r.Reports) {
+					return nil, fmt.Errorf("evaluation %s of %s: %d samplers but %d reports", ev.Record.ID, a.Manifest.ID, len(p.Samplers), len(r.Reports))
+				}
+				px := r.Reports[i].Pixels
+				if !heldStats[p.HeldOut] {
+					heldStats[p.HeldOut] = true
+					t.Notes = append(t.Notes, fmt.Sprintf("%s (the held-out images of the pixel columns): pixel mean %.3f, pixel std %.3f (images in [-1, 1])", p.HeldOut, px.MeanB, px.StdB))
+				}
 				fd[s.Sampler] = row.FD
 				label := fmt.Sprintf("%s, %s; %s objective, %.1fk images seen", SamplerLabel(s), p.HeldOut, rc.Experiment.Diffusion.Param, float64(seen)/1000)
 				if !p.UseEMA {
@@ -168,7 +182,8 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 				label += data
 				t.Rows = append(t.Rows, tables.Row{Label: label, Source: tables.SourceDMSeg,
 					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
-					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction}})
+					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction,
+						"pixel_mean": px.MeanA, "pixel_std": px.StdA, "w1_intensity": px.W1Intensity}})
 			}
 			key := xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}
 			if d, ok := fd["ddim"]; ok && fd["ddpm"] > 0 {

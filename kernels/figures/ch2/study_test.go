@@ -61,11 +61,13 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 				found := false
 				for _, row := range tab.Rows {
 					if row.Eval == ev.Record.ID && row.Artifact == a.Manifest.ID && strings.HasPrefix(row.Label, SamplerLabel(s)+",") {
-						found = row.Metrics["fd"] == r.Rows[i].FD && row.N == r.Rows[i].N
+						px := r.Reports[i].Pixels
+						found = row.Metrics["fd"] == r.Rows[i].FD && row.N == r.Rows[i].N &&
+							row.Metrics["pixel_mean"] == px.MeanA && row.Metrics["pixel_std"] == px.StdA && row.Metrics["w1_intensity"] == px.W1Intensity
 					}
 				}
 				if !found {
-					t.Errorf("record %s sampler %s: no row with its FD %.3f", ev.Record.ID, SamplerLabel(s), r.Rows[i].FD)
+					t.Errorf("record %s sampler %s: no row with its FD %.3f and pixel statistics", ev.Record.ID, SamplerLabel(s), r.Rows[i].FD)
 				}
 			}
 			if d, ok := kinds["ddim"]; ok && kinds["ddpm"] > 0 {
@@ -99,6 +101,7 @@ func TestSamplerStudyOnCommittedArtifacts(t *testing.T) {
 		{", 20000 training phantoms", func(id string) bool { return byID[id] == DataExperiment }},
 		{", EMA 0.999,", func(id string) bool { return id == "ch2-ddpm-uncond-cpu-20261203-4124051f" }},
 		{", EMA 0.998 with warmup,", func(id string) bool { return id == "ch2-ddpm-uncond-cpu-20261203-1f205d1b" }},
+		{", zero terminal SNR,", func(id string) bool { return id == "ch2-ddpm-uncond-cpu-20261203-46708091" }},
 	}
 	seen := map[string]int{}
 	for _, row := range tab.Rows {
