@@ -40,26 +40,35 @@ func TestBetasHandValues(t *testing.T) {
 func TestClosedFormMatchesMarkovChain(t *testing.T) {
 	for _, name := range BetaNames {
 		s, _ := NewDDPM(name, 200)
-		const n = 20000
-		x0 := 1.5
-		rng := rand.New(rand.NewPCG(1, 2))
-		xs := make([]float64, n)
+		checkChain(t, name, s, 1, 9, 99, s.T-1)
+	}
+}
+
+// checkChain iterates x_t = sqrt(1-beta_t) x_{t-1} + sqrt(beta_t) z from x_0 = 1.5
+// for 20,000 samples and compares the sample mean and variance at the given
+// timesteps with q(x_t|x_0) = N(sqrt(abar_t) x_0, 1-abar_t).
+func checkChain(t *testing.T, name string, s *DDPM, seed uint64, at ...int) {
+	t.Helper()
+	const n = 20000
+	x0 := 1.5
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	xs := make([]float64, n)
+	for j := range xs {
+		xs[j] = x0
+	}
+	for i := 0; i < s.T; i++ {
+		a, sb := math.Sqrt(1-s.Betas[i]), math.Sqrt(s.Betas[i])
 		for j := range xs {
-			xs[j] = x0
+			xs[j] = a*xs[j] + sb*rng.NormFloat64()
 		}
-		for i := 0; i < s.T; i++ {
-			a := math.Sqrt(1 - s.Betas[i])
-			sb := math.Sqrt(s.Betas[i])
-			for j := range xs {
-				xs[j] = a*xs[j] + sb*rng.NormFloat64()
+		for _, k := range at {
+			if i != k {
+				continue
 			}
-			if i == 9 || i == 99 || i == s.T-1 {
-				m, v := meanVar(xs)
-				wm := math.Sqrt(s.AlphasCumprod[i]) * x0
-				wv := 1 - s.AlphasCumprod[i]
-				near(t, name+" chain mean", m, wm, 5*math.Sqrt(wv/n))
-				near(t, name+" chain var", v, wv, 5*wv*math.Sqrt(2.0/n))
-			}
+			m, v := meanVar(xs)
+			wv := 1 - s.AlphasCumprod[i]
+			near(t, name+" chain mean", m, math.Sqrt(s.AlphasCumprod[i])*x0, 5*math.Sqrt(wv/n))
+			near(t, name+" chain var", v, wv, 5*wv*math.Sqrt(2.0/n))
 		}
 	}
 }
@@ -232,25 +241,7 @@ func TestRescaleZeroTerminalSNR(t *testing.T) {
 		t.Errorf("DDIM sigma from the last timestep = %g", sig)
 	}
 
-	const n = 20000
-	x0 := 1.5
-	rng := rand.New(rand.NewPCG(5, 6))
-	xs := make([]float64, n)
-	for j := range xs {
-		xs[j] = x0
-	}
-	for i := 0; i < s.T; i++ {
-		a, sb := math.Sqrt(1-s.Betas[i]), math.Sqrt(s.Betas[i])
-		for j := range xs {
-			xs[j] = a*xs[j] + sb*rng.NormFloat64()
-		}
-		if i == 99 || i == s.T-1 {
-			m, v := meanVar(xs)
-			wv := 1 - s.AlphasCumprod[i]
-			near(t, "rescaled chain mean", m, math.Sqrt(s.AlphasCumprod[i])*x0, 5*math.Sqrt(wv/n))
-			near(t, "rescaled chain var", v, wv, 5*wv*math.Sqrt(2.0/n))
-		}
-	}
+	checkChain(t, "rescaled", s, 5, 99, s.T-1)
 
 	bad := append([]float64(nil), b...)
 	bad[10], bad[999] = 1, orig[999]

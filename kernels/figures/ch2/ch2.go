@@ -155,12 +155,28 @@ func qualityTable(a *artifacts.Artifact, ev *artifacts.Eval, p ddpmuncond.Qualit
 		Tolerance: map[string]float64{"fd": 25, "kid": 25, "speckled_fraction": 0.03},
 		Notes:     []string{"Stamp: " + Stamp(a, ev, "")},
 	}
+	for _, s := range p.Samplers {
+		t.Notes = append(t.Notes, "Sampler "+s.Label()+": "+samplerSettings(s))
+	}
 	for _, row := range r.Rows {
 		t.Rows = append(t.Rows, tables.Row{Label: row.Label, Source: tables.SourceDMSeg, Dataset: p.HeldOut, Artifact: a.Manifest.ID,
 			Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
 			Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction}})
 	}
 	return t
+}
+
+// samplerSettings spells out what a quality record's sampler row ran (its
+// label, "DDIM-50" or "DDPM-1000", does not say).
+func samplerSettings(s ddpmuncond.SamplerSpec) string {
+	clip := "x0_hat not clipped"
+	if s.ClipX0 > 0 {
+		clip = fmt.Sprintf("x0_hat clipped to [-%g, %g]", s.ClipX0, s.ClipX0)
+	}
+	if s.Sampler == "ddpm" {
+		return fmt.Sprintf("ancestral, %d steps, %s", s.Steps, clip)
+	}
+	return fmt.Sprintf("%d steps, %s spacing, eta %g, %s", s.Steps, s.Spacing, s.Eta, clip)
 }
 
 func samples(ev *artifacts.Eval, spec ddpmuncond.SamplerSpec, size int) ([]float32, error) {
