@@ -83,6 +83,19 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 	}
 	// The held-out images' pixel mean and std, once per split, for the pixel columns.
 	heldStats := map[string]bool{}
+	// x_T of a record: split, n, batch, seed and weights.
+	type xT struct {
+		held     string
+		n, batch int
+		seed     int64
+		ema      bool
+	}
+	type listedRow struct {
+		id string
+		fd float64
+		xT xT
+	}
+	listed := map[string]listedRow{} // row label -> the record it came from
 	def, err := experiments.Get(Experiment)
 	if err != nil {
 		return nil, err
@@ -132,12 +145,6 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Record.ID < evs[j].Record.ID })
 		// DDIM-only records are set against a DDPM-1000 row of another record drawn
 		// from the same x_T: same split, n, seed, batch and weights.
-		type xT struct {
-			held     string
-			n, batch int
-			seed     int64
-			ema      bool
-		}
 		type ref struct {
 			fd float64
 			id string
@@ -180,6 +187,19 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 					label += ", raw weights"
 				}
 				label += data
+				// A record that repeats a sampler of an earlier record from the same x_T (the
+				// figure's record of both samplers after a DDIM-only record of the chosen
+				// settings) gives the same numbers; it is noted, not listed twice.
+				if prev, ok := listed[label]; ok {
+					if prev.fd != row.FD || prev.xT != (xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}) {
+						return nil, fmt.Errorf("evaluation %s of %s: row %q also comes from record %s with another protocol or FD (%.3f vs %.3f)",
+							ev.Record.ID, a.Manifest.ID, label, prev.id, row.FD, prev.fd)
+					}
+					t.Notes = append(t.Notes, fmt.Sprintf("%s, record %s repeats %s of record %s from the same x_T (FD %.1f)",
+						a.Manifest.ID, ev.Record.ID, SamplerLabel(s), prev.id, row.FD))
+					continue
+				}
+				listed[label] = listedRow{ev.Record.ID, row.FD, xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}}
 				t.Rows = append(t.Rows, tables.Row{Label: label, Source: tables.SourceDMSeg,
 					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
 					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction,
