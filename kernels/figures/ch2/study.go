@@ -61,11 +61,12 @@ func SamplerLabel(s ddpmuncond.SamplerSpec) string {
 }
 
 // SamplerStudy sets every sampler row of every quality record of the given
-// ddpm-uncond artifacts side by side, with the samples' pixel mean and std and
-// the Wasserstein-1 distance of their intensities to the held-out images'
-// (the global brightness and contrast that a sampler's first steps decide) (the issue-10 study: which DDIM settings
+// ddpm-uncond artifacts side by side (the issue-10 study: which DDIM settings
 // were tried on the validation split, and DDIM-50 against DDPM-1000 on the
-// held-out split as the training budget grows). Calibration rows are left
+// held-out split as the training budget grows), with the samples' pixel mean
+// and std and the Wasserstein-1 distance of their intensities to the held-out
+// images' (the global brightness and contrast that a sampler's first steps
+// decide). Calibration rows are left
 // out; each row's label carries the split, the objective and the images seen
 // (which together tell the artifacts apart), each note an artifact's budget and,
 // where a record has both samplers, FD(DDIM) / FD(DDPM).
@@ -165,6 +166,7 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 				return nil, err
 			}
 			fd := map[string]float64{}
+			key := xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}
 			for i, s := range p.Samplers {
 				if i >= len(r.Rows) {
 					return nil, fmt.Errorf("evaluation %s of %s: %d samplers but %d result rows", ev.Record.ID, a.Manifest.ID, len(p.Samplers), len(r.Rows))
@@ -191,7 +193,7 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 				// figure's record of both samplers after a DDIM-only record of the chosen
 				// settings) gives the same numbers; it is noted, not listed twice.
 				if prev, ok := listed[label]; ok {
-					if prev.fd != row.FD || prev.xT != (xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}) {
+					if prev.fd != row.FD || prev.xT != key {
 						return nil, fmt.Errorf("evaluation %s of %s: row %q also comes from record %s with another protocol or FD (%.3f vs %.3f)",
 							ev.Record.ID, a.Manifest.ID, label, prev.id, row.FD, prev.fd)
 					}
@@ -199,13 +201,12 @@ func SamplerStudy(arts []*artifacts.Artifact) (*tables.Table, error) {
 						a.Manifest.ID, ev.Record.ID, SamplerLabel(s), prev.id, row.FD))
 					continue
 				}
-				listed[label] = listedRow{ev.Record.ID, row.FD, xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}}
+				listed[label] = listedRow{ev.Record.ID, row.FD, key}
 				t.Rows = append(t.Rows, tables.Row{Label: label, Source: tables.SourceDMSeg,
 					Dataset: p.HeldOut, Artifact: a.Manifest.ID, Eval: ev.Record.ID, Backend: ev.Record.Backend.Name, N: row.N,
 					Metrics: map[string]float64{"fd": row.FD, "kid": row.KID, "speckled_fraction": row.SpeckledFraction,
 						"pixel_mean": px.MeanA, "pixel_std": px.StdA, "w1_intensity": px.W1Intensity}})
 			}
-			key := xT{p.HeldOut, p.N, p.Batch, p.Seed, p.UseEMA}
 			if d, ok := fd["ddim"]; ok && fd["ddpm"] > 0 {
 				t.Notes = append(t.Notes, fmt.Sprintf("%s, record %s on %s: FD(DDIM) / FD(DDPM) = %.1f / %.1f = %.2f",
 					a.Manifest.ID, ev.Record.ID, p.HeldOut, d, fd["ddpm"], d/fd["ddpm"]))
