@@ -123,25 +123,12 @@ func (e Experiment) Validate() error {
 }
 
 // Schedule returns the experiment's DDPM schedule.
-// With zero_terminal_snr the betas are rescaled (schedule.RescaleZeroTerminalSNR)
-// and the schedule's name says so.
+// With zero_terminal_snr the betas are rescaled (schedule.NewZeroTerminalSNR).
 func (e Experiment) Schedule() (*schedule.DDPM, error) {
-	if !e.Diffusion.ZeroTerminalSNR {
-		return schedule.NewDDPM(e.Diffusion.Beta, e.Diffusion.Timesteps)
+	if e.Diffusion.ZeroTerminalSNR {
+		return schedule.NewZeroTerminalSNR(e.Diffusion.Beta, e.Diffusion.Timesteps)
 	}
-	b, err := schedule.Betas(e.Diffusion.Beta, e.Diffusion.Timesteps)
-	if err != nil {
-		return nil, err
-	}
-	if b, err = schedule.RescaleZeroTerminalSNR(b); err != nil {
-		return nil, err
-	}
-	s, err := schedule.FromBetas(b)
-	if err != nil {
-		return nil, err
-	}
-	s.Name = e.Diffusion.Beta + "+zero-terminal-snr"
-	return s, nil
+	return schedule.NewDDPM(e.Diffusion.Beta, e.Diffusion.Timesteps)
 }
 
 // ResolveModel resolves the experiment (defaults filled in) and its network by

@@ -274,12 +274,7 @@ func TestEpsScaleUndoesConstantLeak(t *testing.T) {
 func TestZeroTerminalSNRSamplers(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, b backends.Backend) {
 		g, _, xT := gaussianSetup(t, b)
-		betas, _ := schedule.Betas(schedule.BetaSqrtLinear, 1000)
-		betas, err := schedule.RescaleZeroTerminalSNR(betas)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := schedule.FromBetas(betas)
+		s, err := schedule.NewZeroTerminalSNR(schedule.BetaSqrtLinear, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -150,6 +150,24 @@ func RescaleZeroTerminalSNR(betas []float64) ([]float64, error) {
 	return out, nil
 }
 
+// NewZeroTerminalSNR builds the named beta schedule with T steps rescaled by
+// RescaleZeroTerminalSNR; its name is the schedule's with "+zero-terminal-snr".
+func NewZeroTerminalSNR(name string, T int) (*DDPM, error) {
+	b, err := Betas(name, T)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = RescaleZeroTerminalSNR(b); err != nil {
+		return nil, err
+	}
+	s, err := FromBetas(b)
+	if err != nil {
+		return nil, err
+	}
+	s.Name = name + "+zero-terminal-snr"
+	return s, nil
+}
+
 // FromBetas derives a DDPM schedule from arbitrary betas in (0, 1); the last
 // beta may also be 1 (a zero-terminal-SNR schedule, RescaleZeroTerminalSNR).
 //

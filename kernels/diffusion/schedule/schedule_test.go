@@ -3,6 +3,7 @@ package schedule
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -217,9 +218,12 @@ func TestRescaleZeroTerminalSNR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := FromBetas(b)
+	s, err := NewZeroTerminalSNR(BetaSqrtLinear, 1000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.Name != BetaSqrtLinear+"+zero-terminal-snr" || !slices.Equal(s.Betas, b) {
+		t.Errorf("NewZeroTerminalSNR: name %q, betas equal to the rescaled ones: %v", s.Name, slices.Equal(s.Betas, b))
 	}
 	o, _ := FromBetas(orig)
 	near(t, "beta[0]", b[0], orig[0], 1e-15)
